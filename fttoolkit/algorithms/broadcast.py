@@ -1,0 +1,167 @@
+"""Reliable broadcast by flooding: the course's first, small protocol.
+
+A client asks one node to broadcast a value.  The node gives the message an
+id (``"n1:1"``), writes it to stable storage, *delivers* it (hands it to its
+application, recorded as a ``deliver`` note) and forwards it to its
+neighbours.  Every node that receives a message it has not seen does the
+same; every receipt is acknowledged with an ``Ack``; unacknowledged copies are
+re-sent on a periodic ``Retransmit`` timer, so messages get through lossy
+links.  After a crash, a node rebuilds what it had seen from stable storage
+and offers everything it knows to its neighbours again.
+
+The properties it must keep (Hadzilacos & Toueg, "A Modular Approach to
+Fault-Tolerant Broadcasts and Related Problems", 1994):
+
+* **Integrity**: a node delivers each message at most once, crashes included,
+  and only if some client broadcast it.
+* **Validity / agreement** (liveness): once the network heals and crashed
+  nodes restart, every node delivers every broadcast message.
+
+Its bug zoo shows why each step is where it is:
+
+``no-dedup``
+    delivers every copy it receives (duplicates and retransmissions included);
+``deliver-before-persist``
+    delivers before forcing the record to storage: a crash between the two
+    makes it deliver again after restart;
+``ack-before-persist``
+    acknowledges before forcing the record: a crash between the two loses the
+    message while the sender thinks it arrived.
+
+Examples
+--------
+>>> node = BroadcastNode("n1", peers=("n2", "n3"))
+>>> node.start([])
+[]
+>>> node.handle_message(BroadcastRequest("hi"), "client")  # doctest: +NORMALIZE_WHITESPACE
+[Persist(('msg', 'n1:1', 'hi')), Note('deliver', id='n1:1', value='hi'),
+ Send(->n2 Rumor(id='n1:1', value='hi')), Send(->n3 Rumor(id='n1:1', value='hi')),
+ SetTimer(Retransmit() in 60)]
+"""
+
+from ..core.intentions import Torn
+from ..core.messages import Message, Timer
+from ..core.node import Node
+
+__all__ = ["BroadcastNode", "BroadcastRequest", "Rumor", "Ack", "Retransmit"]
+
+
+class BroadcastRequest(Message):
+    """A client asks a node to broadcast ``value``."""
+
+    value: object
+
+
+class Rumor(Message):
+    """A broadcast message travelling between nodes."""
+
+    id: str
+    value: object
+
+
+class Ack(Message):
+    """The receiver has the message ``id`` safely on its stable storage."""
+
+    id: str
+
+
+class Retransmit(Timer):
+    """Periodic timer: re-send every message a neighbour has not acknowledged."""
+
+
+class BroadcastNode(Node):
+    """One node of the flooding broadcast (see the module docstring).
+
+    Notes
+    -----
+    Volatile state: ``seen`` (message id -> value), ``delivered`` (ids handed
+    to the application), ``unacked`` (message id -> neighbours that have not
+    acknowledged it), ``counter`` (for this node's own message ids) and
+    ``retransmit_armed`` (the timer runs only while something is unacked).  Stable
+    storage holds one record ``("msg", id, value)`` per message seen.
+    """
+
+    params = {"retry_ticks": 60, "retry_jitter_ticks": 0}
+    bugs = {
+        "no-dedup": "delivers every copy it receives, duplicates and retransmissions included",
+        "deliver-before-persist": "delivers a message before forcing it to stable storage",
+        "ack-before-persist": "acknowledges a message before forcing it to stable storage",
+    }
+
+    def on_start(self, records):
+        self.seen = {}
+        self.delivered = set()
+        self.unacked = {}
+        self.counter = 0
+        for record in records:
+            if isinstance(record, Torn):
+                self.note("discarded torn record", record=record.record)
+                continue
+            _, msg_id, value = record
+            self.seen[msg_id] = value
+            self.delivered.add(msg_id)
+            origin, _, number = msg_id.partition(":")
+            if origin == self.id:
+                self.counter = max(self.counter, int(number))
+            # After a restart, offer everything we know to every neighbour again.
+            if self.neighbors:
+                self.unacked[msg_id] = set(self.neighbors)
+        self.retransmit_armed = False
+        self._arm_retransmit()
+
+    def _arm_retransmit(self):
+        """Arm the retransmission timer if something waits for an ack and it is not armed."""
+        if self.unacked and not self.retransmit_armed:
+            jitter = self.params["retry_jitter_ticks"]
+            extra = self.rng.randint(0, jitter) if jitter else 0
+            self.set_timer(Retransmit(), self.params["retry_ticks"] + extra)
+            self.retransmit_armed = True
+
+    def _accept(self, msg_id, value, exclude=None):
+        """Store, deliver and forward a message seen for the first time."""
+        self.seen[msg_id] = value
+        if "deliver-before-persist" in self.bugs:
+            self._deliver(msg_id, value)
+            self.persist(("msg", msg_id, value))
+        else:
+            self.persist(("msg", msg_id, value))
+            self._deliver(msg_id, value)
+        targets = [n for n in self.neighbors if n != exclude]
+        if targets:
+            self.unacked[msg_id] = set(targets)
+        for target in targets:
+            self.send(target, Rumor(msg_id, value))
+        self._arm_retransmit()
+
+    def _deliver(self, msg_id, value):
+        self.delivered.add(msg_id)
+        self.note("deliver", id=msg_id, value=value)
+
+    def on_broadcast_request(self, msg, sender):
+        self.counter += 1
+        self._accept(f"{self.id}:{self.counter}", msg.value)
+
+    def on_rumor(self, msg, sender):
+        if msg.id not in self.seen:
+            if "ack-before-persist" in self.bugs:
+                self.send(sender, Ack(msg.id))
+                self._accept(msg.id, msg.value, exclude=sender)
+                return
+            self._accept(msg.id, msg.value, exclude=sender)
+        elif "no-dedup" in self.bugs:
+            self._deliver(msg.id, msg.value)
+        self.send(sender, Ack(msg.id))
+
+    def on_ack(self, msg, sender):
+        waiting = self.unacked.get(msg.id)
+        if waiting is not None:
+            waiting.discard(sender)
+            if not waiting:
+                del self.unacked[msg.id]
+
+    def on_retransmit(self, timer):
+        self.retransmit_armed = False
+        for msg_id in sorted(self.unacked):
+            for target in sorted(self.unacked[msg_id]):
+                self.send(target, Rumor(msg_id, self.seen[msg_id]))
+        self._arm_retransmit()

@@ -1,0 +1,6 @@
+"""Front doors: each protocol composed with the simulator, behind one shared shape."""
+
+from .base import REGISTRY, FrontDoor, door_for, register
+from .broadcast import Broadcast
+
+__all__ = ["FrontDoor", "REGISTRY", "register", "door_for", "Broadcast"]

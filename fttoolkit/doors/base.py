@@ -1,0 +1,209 @@
+"""The shape shared by the course's front doors (``fttoolkit.Raft``, ``fttoolkit.Paxos``...).
+
+A front door composes one protocol (from :mod:`fttoolkit.algorithms`) with the
+simulator (:mod:`fttoolkit.sim`), so the protocol code stays pure.  Every
+front door is built and driven the same way::
+
+    cluster = Door(nodes=5, seed=7, bugs=[], loss=0.1, **params)
+    cluster.add_node()            # before the run starts
+    cluster.run(until=500)        # or step(), run_until(predicate)
+    cluster.crash("n2"); cluster.partition(["n1"], ["n2", "n3"]); cluster.heal()
+    cluster.pending(); cluster.deliver("m12"); cluster.drop("m13")
+    cluster.trace
+"""
+
+from ..core.errors import BadParameter
+from ..sim.network import LinkSettings
+from ..sim.simulation import Simulation
+
+__all__ = ["FrontDoor", "REGISTRY", "register", "door_for"]
+
+#: CLI name -> front-door class, filled by :func:`register`.
+REGISTRY = {}
+
+_NETWORK_KEYS = tuple(LinkSettings.__dataclass_fields__)
+
+
+def register(cls):
+    """Class decorator: make a front door available to the command line by its ``name``."""
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def door_for(name):
+    """Return the front-door class registered as ``name`` (lower-case CLI name)."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise BadParameter(f"unknown algorithm {name!r}; available: {', '.join(sorted(REGISTRY))}") from None
+
+
+class FrontDoor:
+    """Base class of the front doors.
+
+    Parameters
+    ----------
+    nodes : int, list of str or networkx.Graph
+        Cluster size (complete graph on ``n1 .. nN``), ids, or a topology.
+    seed : int
+        Master seed: the same seed and the same actions replay the same run.
+    bugs : list of str
+        Named classic mistakes to switch on (see ``Door.node_class.bugs``).
+    delay, loss, duplicate, reorder : optional
+        Default network settings (delay in ticks as a number or a
+        ``(low, high)`` range; the others probabilities in [0, 1]).
+    **params
+        Protocol parameters (see ``Door.node_class.params``).
+    """
+
+    #: CLI name (lower-case).
+    name = None
+    #: The protocol's node class.
+    node_class = None
+    #: One line for ``python -m fttoolkit --help``.
+    summary = ""
+
+    def __init__(self, nodes=3, seed=0, bugs=(), **params):
+        if isinstance(bugs, str):
+            bugs = [bugs]
+        network = {k: params.pop(k) for k in _NETWORK_KEYS if k in params}
+        known = set(self.node_class.params)
+        for key in params:
+            if key not in known:
+                allowed = ", ".join(sorted(known) + list(_NETWORK_KEYS))
+                raise BadParameter(f"{type(self).__name__} has no parameter {key!r}; allowed: {allowed}")
+        self.sim = Simulation(self.node_class, topology=nodes, seed=seed, params=params, bugs=bugs,
+                              network=network, name=self.name)
+
+    # ---- set-up -------------------------------------------------------------------------
+    def add_node(self, node_id=None, links=None):
+        """Add a node (before the run starts); returns its id."""
+        return self.sim.add_node(node_id, links)
+
+    @property
+    def ids(self):
+        """Node ids, in natural order."""
+        return self.sim.ids
+
+    @property
+    def seed(self):
+        """The master seed."""
+        return self.sim.seed
+
+    # ---- running ------------------------------------------------------------------------
+    def step(self):
+        """Make the next event happen; returns the trace events it produced."""
+        return self.sim.step()
+
+    def run(self, until=None, max_steps=1_000_000):
+        """Run to tick ``until`` (or until a predicate holds, or until idle); returns steps taken."""
+        return self.sim.run(until, max_steps)
+
+    def run_until(self, predicate, limit_ticks=None, max_steps=1_000_000):
+        """Run until ``predicate(sim)`` holds; returns whether it does."""
+        return self.sim.run_until(predicate, limit_ticks, max_steps)
+
+    # ---- by hand ------------------------------------------------------------------------
+    def pending(self):
+        """What could happen next: queued intentions, messages in flight, armed timers."""
+        return self.sim.pending()
+
+    def deliver(self, item, settle=True):
+        """Deliver a message in flight (``"m12"`` or an item from :meth:`pending`)."""
+        return self.sim.deliver(item, settle)
+
+    def drop(self, item):
+        """Lose a message in flight."""
+        return self.sim.drop(item)
+
+    def duplicate(self, item):
+        """Put a second copy of a message in flight."""
+        return self.sim.duplicate(item)
+
+    def fire(self, item, settle=True):
+        """Fire an armed timer (``"t5"`` or an item from :meth:`pending`)."""
+        return self.sim.fire(item, settle)
+
+    def execute(self, node_id):
+        """Carry out the next queued intention of ``node_id``."""
+        return self.sim.execute(node_id)
+
+    # ---- faults -------------------------------------------------------------------------
+    def crash(self, node_id, tear=None, lose_disk=False, at=None):
+        """Crash a node now (or at tick ``at``); see :meth:`Simulation.crash`."""
+        return self._now_or_later(at, "crash", node_id, tear=tear, lose_disk=lose_disk)
+
+    def restart(self, node_id, at=None):
+        """Restart a crashed node from its stable storage, now or at tick ``at``."""
+        return self._now_or_later(at, "restart", node_id)
+
+    def partition(self, *groups, oneway=False, at=None):
+        """Split the network into groups of node ids, now or at tick ``at``."""
+        return self._now_or_later(at, "partition", *groups, oneway=oneway)
+
+    def heal(self, at=None):
+        """Remove every partition, now or at tick ``at``."""
+        return self._now_or_later(at, "heal")
+
+    def clog(self, a, b, at=None):
+        """Hold the messages on the link ``a``-``b`` until it is unclogged."""
+        return self._now_or_later(at, "clog", a, b)
+
+    def unclog(self, a, b, at=None):
+        """Release a clogged link; its held messages arrive."""
+        return self._now_or_later(at, "unclog", a, b)
+
+    def set_link(self, a, b, **settings):
+        """Change one link's ``delay``, ``loss``, ``duplicate`` or ``reorder``."""
+        return self.sim.set_link(a, b, **settings)
+
+    def set_network(self, **settings):
+        """Change the default ``delay``, ``loss``, ``duplicate`` or ``reorder`` of every link."""
+        return self.sim.set_network(**settings)
+
+    def set_clock_rate(self, node_id, rate):
+        """Make a node's clock run ``rate`` times as fast as real time (skew)."""
+        return self.sim.set_clock_rate(node_id, rate)
+
+    def _now_or_later(self, at, action, *args, **kwargs):
+        if at is None:
+            return getattr(self.sim, action)(*args, **kwargs)
+        return self.sim.schedule(at, action, *args, **kwargs)
+
+    # ---- looking ------------------------------------------------------------------------
+    @property
+    def trace(self):
+        """Every event so far (:class:`fttoolkit.sim.trace.Trace`)."""
+        return self.sim.trace
+
+    @property
+    def now(self):
+        """The current tick (1 tick = 1 ms of simulated time)."""
+        return self.sim.now
+
+    @property
+    def nodes(self):
+        """Node id -> node object."""
+        return self.sim.nodes
+
+    def node(self, node_id):
+        """Return one node object."""
+        self.sim._ensure_started()
+        self.sim.network.check_node(node_id)
+        return self.sim.nodes[node_id]
+
+    def states(self):
+        """Node id -> that node's protocol state (``None`` for a crashed node)."""
+        self.sim._ensure_started()
+        return {i: (self.sim.nodes[i].state() if self.sim.up[i] else None) for i in self.ids}
+
+    def subscribe(self, observer):
+        """Call ``observer(event)`` for every new trace event."""
+        self.sim.subscribe(observer)
+
+    def workload(self, until, requests=3):
+        """Schedule a default client workload of ``requests`` requests before tick ``until``."""
+        raise NotImplementedError(f"{type(self).__name__} defines no default workload")
+
+    def __repr__(self):
+        return f"<{type(self).__name__} " + repr(self.sim)[len("<Simulation "):]

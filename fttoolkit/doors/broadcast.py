@@ -1,0 +1,44 @@
+"""``fttoolkit.Broadcast``: reliable flooding broadcast, the demo protocol of Chapter 0."""
+
+from ..algorithms.broadcast import BroadcastNode, BroadcastRequest
+from .base import FrontDoor, register
+
+__all__ = ["Broadcast"]
+
+
+@register
+class Broadcast(FrontDoor):
+    """Reliable broadcast by flooding, on any topology.
+
+    Examples
+    --------
+    >>> b = Broadcast(nodes=4, seed=1)
+    >>> b.broadcast("n1", "hello")
+    >>> steps = b.run()
+    >>> b.delivered()
+    {'n1': ['n1:1'], 'n2': ['n1:1'], 'n3': ['n1:1'], 'n4': ['n1:1']}
+    """
+
+    name = "broadcast"
+    node_class = BroadcastNode
+    summary = "reliable flooding broadcast with acks and retransmission (Chapter 0 demo)"
+
+    def broadcast(self, node_id, value, at=None, client="client"):
+        """Ask ``node_id`` to broadcast ``value``, now or at tick ``at``."""
+        return self._now_or_later(at, "request", node_id, BroadcastRequest(value), client=client)
+
+    def delivered(self):
+        """Node id -> the message ids it has delivered (``None`` for a crashed node)."""
+        self.sim._ensure_started()
+        return {i: (sorted(self.sim.nodes[i].delivered) if self.sim.up[i] else None) for i in self.ids}
+
+    def workload(self, until, requests=3):
+        """Schedule ``requests`` broadcasts from random nodes at random ticks before ``until``.
+
+        Times, nodes and values come from the workload stream only.
+        """
+        rng = self.sim.streams.workload
+        latest = max(until // 2, 0)
+        plan = sorted((rng.randint(0, latest), rng.choice(self.ids)) for _ in range(requests))
+        for k, (tick, node_id) in enumerate(plan, start=1):
+            self.broadcast(node_id, f"v{k}", at=max(tick, self.now))

@@ -1,0 +1,756 @@
+"""The deterministic cluster simulator.
+
+One :class:`Simulation` runs one cluster of sans-I/O nodes on a simulated
+network.  Time is a whole number of ticks (1 tick = 1 ms of simulated time);
+everything that will happen is an entry in one heap ordered by
+``(tick, priority, sequence)``, so ties are broken the same way every run.
+Randomness comes only from the seeded :class:`~fttoolkit.sim.streams.Streams`.
+
+The intentions a handler records are queued on its node and carried out one
+per step, before anything else happens, so a crash (by the fault injector, a
+script, or a user in manual mode) can fall between any two of them.
+
+Two ways to drive it:
+
+* automatically: :meth:`Simulation.step`, :meth:`Simulation.run`,
+  :meth:`Simulation.run_until`;
+* by hand: :meth:`Simulation.pending` lists what could happen next (messages
+  in flight, armed timers, queued intentions) and :meth:`deliver`,
+  :meth:`drop`, :meth:`duplicate`, :meth:`fire` and :meth:`execute` make one
+  of them happen.
+
+Examples
+--------
+>>> from fttoolkit.algorithms.broadcast import BroadcastNode, BroadcastRequest
+>>> sim = Simulation(BroadcastNode, topology=3, seed=1)
+>>> sim.request("n1", BroadcastRequest("hi"))
+>>> sim.run(until=100) > 0
+True
+>>> sorted(n.id for n in sim.nodes.values() if "n1:1" in n.delivered)
+['n1', 'n2', 'n3']
+"""
+
+import heapq
+import math
+from collections import deque
+from fractions import Fraction
+
+from ..core.errors import BadParameter, FtError, InvalidAction, UnknownNode
+from ..core.ids import sorted_ids
+from ..core.intentions import CancelTimer, Note, Persist, Send, SetTimer, Torn
+from ..core.messages import Message
+from .network import LinkSettings, Network, make_graph
+from .streams import Streams, check_seed
+from .trace import Trace
+
+__all__ = ["Simulation", "InFlight", "ArmedTimer", "QueuedIntention", "StepLimit"]
+
+# Priorities of heap entries due at the same tick: scheduled actions, then timers, then messages.
+PRIO_ACTION, PRIO_TIMER, PRIO_MESSAGE = 0, 1, 2
+
+#: The actions a test or script may schedule for a later tick.
+SCHEDULABLE = ("crash", "restart", "partition", "heal", "clog", "unclog", "request",
+               "set_link", "set_network", "set_clock_rate")
+
+
+class StepLimit(FtError):
+    """A run took more steps than allowed without reaching its goal."""
+
+
+class InFlight:
+    """A message in the network: ``src -> dst``, sent at ``sent_at``, due at ``due``."""
+
+    __slots__ = ("mid", "src", "dst", "msg", "sent_at", "due", "copy_of", "dead")
+    kind = "message"
+
+    def __init__(self, mid, src, dst, msg, sent_at, due, copy_of=None):
+        self.mid = mid
+        self.src = src
+        self.dst = dst
+        self.msg = msg
+        self.sent_at = sent_at
+        self.due = due
+        self.copy_of = copy_of
+        self.dead = False
+
+    @property
+    def name(self):
+        """The short id shown in lists and scripts, ``m<number>``."""
+        return f"m{self.mid}"
+
+    def __repr__(self):
+        return f"{self.name}: {self.src}->{self.dst} {self.msg!r} (due t={self.due})"
+
+
+class ArmedTimer:
+    """A timer armed on ``node``, due at global tick ``due``."""
+
+    __slots__ = ("tid", "node", "timer", "set_at", "due", "dead")
+    kind = "timer"
+
+    def __init__(self, tid, node, timer, set_at, due):
+        self.tid = tid
+        self.node = node
+        self.timer = timer
+        self.set_at = set_at
+        self.due = due
+        self.dead = False
+
+    @property
+    def name(self):
+        """The short id shown in lists and scripts, ``t<number>``."""
+        return f"t{self.tid}"
+
+    def __repr__(self):
+        return f"{self.name}: {self.node} {self.timer!r} (due t={self.due})"
+
+
+class QueuedIntention:
+    """The next intention a node will carry out; crashing the node now loses it."""
+
+    __slots__ = ("node", "intention", "remaining", "due")
+    kind = "intention"
+
+    def __init__(self, node, intention, remaining, due):
+        self.node = node
+        self.intention = intention
+        self.remaining = remaining
+        self.due = due
+
+    @property
+    def name(self):
+        """The short id shown in lists and scripts, ``i:<node>``."""
+        return f"i:{self.node}"
+
+    def __repr__(self):
+        more = f" (+{self.remaining - 1} more)" if self.remaining > 1 else ""
+        return f"{self.name}: {self.node} next {self.intention!r}{more}"
+
+
+class _Scheduled:
+    """A public action scheduled for a later tick."""
+
+    __slots__ = ("action", "args", "kwargs", "due", "dead")
+
+    def __init__(self, action, args, kwargs, due):
+        self.action = action
+        self.args = args
+        self.kwargs = kwargs
+        self.due = due
+        self.dead = False
+
+
+class Simulation:
+    """A cluster of nodes of one protocol on a simulated network.
+
+    Parameters
+    ----------
+    node_class : type
+        The protocol, a subclass of :class:`fttoolkit.core.Node`.
+    topology : int, list of str or networkx.Graph
+        A node count (complete graph on ``n1 .. nN``), a list of ids, or a graph.
+    seed : int
+        Master seed; the same seed and the same inputs give the same run.
+    params : dict, optional
+        Protocol parameters (checked against ``node_class.params``).
+    bugs : iterable of str, optional
+        Named mistakes to switch on (checked against ``node_class.bugs``).
+    network : dict, optional
+        Default link settings: ``delay``, ``loss``, ``duplicate``, ``reorder``.
+    name : str, optional
+        The algorithm's name, recorded in the trace header.
+
+    Attributes
+    ----------
+    now : int
+        The current tick.
+    nodes : dict
+        Node id to node object (for a crashed node, its state at the crash).
+    up : dict
+        Node id to whether it is running.
+    disks : dict
+        Node id to the list of records on its stable storage.
+    trace : Trace
+        Every event so far.
+    """
+
+    def __init__(self, node_class, topology=3, seed=0, params=None, bugs=(), network=None, name=None):
+        self.node_class = node_class
+        self.name = name or node_class.__name__
+        self.seed = check_seed(seed)
+        self.graph = make_graph(topology)
+        self.network = Network(self.graph, LinkSettings.checked(**(network or {})))
+        self.params = dict(params or {})
+        self.bugs = tuple(sorted(set(bugs)))
+        node_class("check", params=self.params, bugs=self.bugs)  # validate params and bugs now
+        self.streams = Streams(seed)
+        self.trace = Trace()
+        self.now = 0
+        self.steps = 0
+        self.started = False
+        self.nodes = {}
+        self.up = {}
+        self.disks = {}
+        self.clients = set()
+        self._heap = []
+        self._seq = 0
+        self._next_mid = 0
+        self._next_tid = 0
+        self._timers = {}        # node -> {timer: ArmedTimer}
+        self._queues = {}        # node -> deque of intentions not yet carried out
+        self._active = deque()   # nodes with queued intentions, in the order they got them
+        self._last_due = {}      # (src, dst) -> latest due tick, for FIFO links
+        self._held = {}          # (src, dst) -> list of InFlight held by a clog
+        self._clocks = {}        # node -> (anchor_now, anchor_local, rate)
+
+    # =============================================================================== set-up
+    @property
+    def ids(self):
+        """The node ids, in natural order."""
+        return self.network.ids
+
+    def add_node(self, node_id=None, links=None):
+        """Add a node before the run starts (linked to every node unless ``links`` is given)."""
+        if self.started:
+            if not getattr(self.node_class, "supports_join", False):
+                raise InvalidAction(
+                    f"{self.node_class.__name__} does not support nodes joining during a run; "
+                    "add nodes before the first step")
+        if node_id is None:
+            k = len(self.ids) + 1
+            while f"n{k}" in self.graph:
+                k += 1
+            node_id = f"n{k}"
+        if not isinstance(node_id, str) or not node_id:
+            raise BadParameter(f"a node id must be a non-empty string; got {node_id!r}")
+        if node_id in self.graph:
+            raise InvalidAction(f"node {node_id} already exists; the cluster has: {', '.join(self.ids)}")
+        targets = list(self.ids) if links is None else list(links)
+        for other in targets:
+            self.network.check_node(other)
+        self.graph.add_node(node_id)
+        for other in targets:
+            self.graph.add_edge(node_id, other)
+            if self.graph.is_directed():
+                self.graph.add_edge(other, node_id)
+        self.network.ids = sorted_ids(self.graph.nodes)
+        if self.started:
+            self._boot(node_id)
+        return node_id
+
+    def describe(self):
+        """Return what defines this run: protocol, seed, nodes, links, parameters, bugs."""
+        d = self.network.defaults
+        return {
+            "algorithm": self.name,
+            "seed": self.seed,
+            "nodes": list(self.ids),
+            "links": sorted([sorted(e) for e in self.graph.edges()]),
+            "params": dict(sorted(self.params.items())),
+            "bugs": list(self.bugs),
+            "network": {"delay": list(d.delay), "loss": d.loss, "duplicate": d.duplicate,
+                        "reorder": d.reorder},
+        }
+
+    def start(self):
+        """Boot every node at tick 0 (done automatically by the first step)."""
+        if self.started:
+            return
+        self.started = True
+        self.trace.header = self.describe()
+        for node_id in self.ids:
+            self._boot(node_id)
+
+    def _make_node(self, node_id):
+        neighbors = sorted_ids(set(self.graph.successors(node_id)) if self.graph.is_directed()
+                               else set(self.graph.neighbors(node_id)))
+        peers = [i for i in self.ids if i != node_id]
+        return self.node_class(node_id, peers=peers, neighbors=neighbors, params=self.params,
+                               bugs=self.bugs, rng=self.streams.node(node_id))
+
+    def _boot(self, node_id):
+        self.disks.setdefault(node_id, [])
+        self._timers[node_id] = {}
+        self._queues[node_id] = deque()
+        self._clocks.setdefault(node_id, (self.now, self.now, Fraction(1)))
+        node = self._make_node(node_id)
+        self.nodes[node_id] = node
+        self.up[node_id] = True
+        self._emit("start", node_id, {})
+        self._run_handler(node_id, node.start, (list(self.disks[node_id]),))
+
+    # ============================================================================ the clock
+    def local_time(self, node_id):
+        """Return node ``node_id``'s clock reading (differs from ``now`` under skew)."""
+        anchor_now, anchor_local, rate = self._clocks[node_id]
+        if rate == 1:
+            return anchor_local + self.now - anchor_now
+        return anchor_local + math.floor((self.now - anchor_now) * rate)
+
+    def _global_ticks(self, node_id, local_ticks):
+        rate = self._clocks[node_id][2]
+        return local_ticks if rate == 1 else math.ceil(local_ticks / rate)
+
+    def set_clock_rate(self, node_id, rate):
+        """Make ``node_id``'s clock run at ``rate`` times real time (clock skew).
+
+        ``rate=1.1`` makes its clock 10% fast, so its timers fire early.
+        """
+        self._ensure_started()
+        self.network.check_node(node_id)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float, Fraction)) or not rate > 0:
+            raise BadParameter(f"a clock rate must be a number > 0 (1 = no skew); got {rate!r}")
+        frac = Fraction(rate).limit_denominator(1000)
+        self._clocks[node_id] = (self.now, self.local_time(node_id), frac)
+        self._emit("clock", node_id, {"rate": float(frac)})
+
+    # ============================================================================ the trace
+    def _emit(self, kind, node, data):
+        return self.trace.append(self.now, kind, node, data)
+
+    def subscribe(self, observer):
+        """Call ``observer(event)`` for every new trace event."""
+        self.trace.subscribe(observer)
+
+    # ======================================================================== handlers run
+    def _run_handler(self, node_id, fn, args):
+        node = self.nodes[node_id]
+        node.now = self.local_time(node_id)
+        old_role = node.role
+        intentions = fn(*args)
+        if node.role != old_role:
+            self._emit("role", node_id, {"old": old_role, "new": node.role})
+        if intentions:
+            queue = self._queues[node_id]
+            if not queue:
+                self._active.append(node_id)
+            queue.extend(intentions)
+
+    def _push(self, due, prio, entry):
+        self._seq += 1
+        heapq.heappush(self._heap, (due, prio, self._seq, entry))
+
+    # ===================================================================== intentions out
+    def _carry_out(self, node_id):
+        queue = self._queues[node_id]
+        intention = queue.popleft()
+        if not queue:
+            self._active.remove(node_id)
+        kind = type(intention)
+        if kind is Send:
+            self._send(node_id, intention.to, intention.msg)
+        elif kind is SetTimer:
+            self._arm(node_id, intention.timer, intention.after_ticks)
+        elif kind is CancelTimer:
+            entry = self._timers[node_id].pop(intention.timer, None)
+            if entry is not None:
+                entry.dead = True
+                self._emit("timer_cancelled", node_id, {"timer": entry.timer, "tid": entry.tid})
+        elif kind is Persist:
+            disk = self.disks[node_id]
+            self._emit("stored", node_id, {"records": intention.records, "index": len(disk)})
+            disk.extend(intention.records)
+        elif kind is Note:
+            self._emit("note", node_id, {"text": intention.text, "fields": dict(intention.fields)})
+        else:  # pragma: no cover - Node only records the kinds above
+            raise TypeError(f"unknown intention {intention!r}")
+
+    def _send(self, src, dst, msg):
+        if dst not in self.graph:
+            if dst in self.clients:
+                self._emit("reply", src, {"client": dst, "msg": msg})
+                return
+            raise UnknownNode(f"{src} sent {msg!r} to {dst!r}, which is neither a node "
+                              f"({', '.join(self.ids)}) nor a client that made a request")
+        self._next_mid += 1
+        mid = self._next_mid
+        if src == dst:  # loopback: reliable, immediate, unaffected by faults
+            self._emit("sent", src, {"src": src, "dst": dst, "msg": msg, "mid": mid, "due": self.now})
+            self._push(self.now, PRIO_MESSAGE, InFlight(mid, src, dst, msg, self.now, self.now))
+            return
+        # Always the same four draws per send, so that changing one fault setting
+        # does not shift the random numbers behind every later delay.
+        rnd = self.streams.network.random
+        u_loss, u_delay, u_dup, u_order = rnd(), rnd(), rnd(), rnd()
+        link = self.network.settings(src, dst)
+        due = self._draw_due(src, dst, link, u_delay, u_order)
+        data = {"src": src, "dst": dst, "msg": msg, "mid": mid, "due": due}
+        self._emit("sent", src, data)
+        if not self.network.has_link(src, dst):
+            self._drop(src, dst, msg, mid, "no link")
+        elif (src, dst) in self.network.cuts:
+            self._drop(src, dst, msg, mid, "partition")
+        elif u_loss < link.loss:
+            self._drop(src, dst, msg, mid, "loss")
+        else:
+            self._push(due, PRIO_MESSAGE, InFlight(mid, src, dst, msg, self.now, due))
+            if u_dup < link.duplicate:
+                self._copy(mid, src, dst, msg, link)
+
+    def _draw_due(self, src, dst, link, u_delay, u_order):
+        low, high = link.delay
+        due = self.now + low + int(u_delay * (high - low + 1))
+        if u_order >= link.reorder:  # FIFO: never overtake an earlier message on this link
+            last = self._last_due.get((src, dst), 0)
+            if due < last:
+                due = last
+            self._last_due[(src, dst)] = due
+        return due
+
+    def _copy(self, of, src, dst, msg, link):
+        rnd = self.streams.network.random
+        due = self._draw_due(src, dst, link, rnd(), rnd())
+        self._next_mid += 1
+        self._emit("duplicated", src, {"src": src, "dst": dst, "msg": msg, "mid": self._next_mid,
+                                       "of": of, "due": due})
+        self._push(due, PRIO_MESSAGE, InFlight(self._next_mid, src, dst, msg, self.now, due, copy_of=of))
+
+    def _drop(self, src, dst, msg, mid, reason):
+        self._emit("dropped", src, {"src": src, "dst": dst, "msg": msg, "mid": mid, "reason": reason})
+
+    def _arm(self, node_id, timer, local_ticks):
+        timers = self._timers[node_id]
+        old = timers.get(timer)
+        if old is not None:
+            old.dead = True
+        self._next_tid += 1
+        due = self.now + self._global_ticks(node_id, local_ticks)
+        entry = ArmedTimer(self._next_tid, node_id, timer, self.now, due)
+        timers[timer] = entry
+        self._emit("timer_set", node_id, {"timer": timer, "tid": entry.tid, "due": due})
+        self._push(due, PRIO_TIMER, entry)
+
+    # ========================================================================= events in
+    def _arrive(self, m):
+        if not self.up[m.dst]:
+            self._drop(m.src, m.dst, m.msg, m.mid, "crashed")
+        elif (m.src, m.dst) in self.network.cuts:
+            self._drop(m.src, m.dst, m.msg, m.mid, "partition")
+        elif (m.src, m.dst) in self.network.clogged:
+            self._held.setdefault((m.src, m.dst), []).append(m)
+            self._emit("held", m.src, {"src": m.src, "dst": m.dst, "msg": m.msg, "mid": m.mid})
+        else:
+            self._emit("delivered", m.dst, {"src": m.src, "dst": m.dst, "msg": m.msg, "mid": m.mid})
+            node = self.nodes[m.dst]
+            self._run_handler(m.dst, node.handle_message, (m.msg, m.src))
+
+    def _fire(self, entry):
+        timers = self._timers[entry.node]
+        if timers.get(entry.timer) is entry:
+            del timers[entry.timer]
+        self._emit("timer_fired", entry.node, {"timer": entry.timer, "tid": entry.tid})
+        self._run_handler(entry.node, self.nodes[entry.node].handle_timer, (entry.timer,))
+
+    def _process(self, entry):
+        entry.dead = True
+        if entry.due > self.now:
+            self.now = entry.due
+        kind = type(entry)
+        if kind is InFlight:
+            self._arrive(entry)
+        elif kind is ArmedTimer:
+            self._fire(entry)
+        else:
+            getattr(self, entry.action)(*entry.args, **entry.kwargs)
+
+    # =================================================================== driving: automatic
+    def _ensure_started(self):
+        if not self.started:
+            self.start()
+
+    def next_due(self):
+        """Return the tick of the next thing that will happen, or ``None`` if nothing will."""
+        self._ensure_started()
+        if self._active:
+            return self.now
+        heap = self._heap
+        while heap and heap[0][3].dead:
+            heapq.heappop(heap)
+        return max(heap[0][0], self.now) if heap else None
+
+    def step(self):
+        """Make the next thing happen; return the trace events it produced (empty if idle)."""
+        self._ensure_started()
+        first = len(self.trace)
+        if self._active:
+            self._carry_out(self._active[0])
+        else:
+            heap = self._heap
+            while heap:
+                entry = heapq.heappop(heap)[3]
+                if not entry.dead:
+                    self._process(entry)
+                    break
+            else:
+                return []
+        self.steps += 1
+        return self.trace[first:]
+
+    def run(self, until=None, max_steps=1_000_000):
+        """Run automatically; return the number of steps taken.
+
+        Parameters
+        ----------
+        until : int or callable, optional
+            A tick: process everything due up to and including it, then set
+            the clock to it.  A predicate ``f(sim) -> bool``: stop as soon as it
+            holds.  ``None``: run until nothing is left to happen.
+        max_steps : int
+            Safety limit; :class:`StepLimit` is raised if it is reached.
+        """
+        if callable(until):
+            return self._run_predicate(until, None, max_steps)[1]
+        if until is not None and (isinstance(until, bool) or not isinstance(until, int) or until < 0):
+            raise BadParameter(f"until must be a tick (a whole number >= 0) or a predicate; got {until!r}")
+        taken = 0
+        while True:
+            due = self.next_due()
+            if due is None or (until is not None and due > until):
+                break
+            if taken >= max_steps:
+                raise StepLimit(f"stopped after {max_steps} steps at tick {self.now} before reaching "
+                                f"{'the end' if until is None else f'tick {until}'}; the protocol may be "
+                                "looping without time passing (raise max_steps to allow more)")
+            self.step()
+            taken += 1
+        if until is not None and until > self.now:
+            self.now = until
+        return taken
+
+    def run_until(self, predicate, limit_ticks=None, max_steps=1_000_000):
+        """Run until ``predicate(sim)`` holds; return whether it does.
+
+        Stops early (returning ``False``) when nothing is left to happen or the
+        clock would pass ``limit_ticks``.
+        """
+        return self._run_predicate(predicate, limit_ticks, max_steps)[0]
+
+    def _run_predicate(self, predicate, limit_ticks, max_steps):
+        taken = 0
+        self._ensure_started()
+        while not predicate(self):
+            due = self.next_due()
+            if due is None or (limit_ticks is not None and due > limit_ticks):
+                return False, taken
+            if taken >= max_steps:
+                raise StepLimit(f"stopped after {max_steps} steps at tick {self.now} and the condition "
+                                "still does not hold (raise max_steps to allow more)")
+            self.step()
+            taken += 1
+        return True, taken
+
+    def schedule(self, at, action, *args, **kwargs):
+        """Schedule a public action (``crash``, ``partition``, ``request``...) for tick ``at``."""
+        if action not in SCHEDULABLE:
+            raise BadParameter(f"cannot schedule {action!r}; allowed: {', '.join(SCHEDULABLE)}")
+        if isinstance(at, bool) or not isinstance(at, int) or at < self.now:
+            raise BadParameter(f"at must be a tick >= now ({self.now}); got {at!r}")
+        self._push(at, PRIO_ACTION, _Scheduled(action, args, kwargs, at))
+
+    # ====================================================================== driving: by hand
+    def pending(self):
+        """List what could happen next: queued intentions, messages in flight, armed timers.
+
+        Each item has ``kind`` (``"intention"``, ``"message"`` or ``"timer"``),
+        ``name`` (``"i:n1"``, ``"m12"``, ``"t5"``) and ``due``.  Intentions come
+        first (they are due now), then the rest by due tick.
+        """
+        self._ensure_started()
+        items = [QueuedIntention(n, self._queues[n][0], len(self._queues[n]), self.now)
+                 for n in self._active]
+        rest = [entry for (_, _, _, entry) in sorted(self._heap, key=lambda e: e[:3])
+                if not entry.dead and type(entry) is not _Scheduled]
+        return items + rest
+
+    def find(self, item, kind=None):
+        """Return the pending item named ``item`` (``"m12"``, ``"t5"``, ``"i:n1"``) or given itself."""
+        wanted = item if isinstance(item, str) else getattr(item, "name", None)
+        for candidate in self.pending():
+            if candidate.name == wanted and (kind is None or candidate.kind == kind):
+                return candidate
+        what = {"message": "message in flight", "timer": "armed timer",
+                "intention": "queued intention"}.get(kind, "pending item")
+        names = ", ".join(c.name for c in self.pending() if kind is None or c.kind == kind) or "none"
+        raise InvalidAction(f"{item!r} is not a {what}; pending now: {names}")
+
+    def _settle(self, node_id):
+        while self._queues.get(node_id):
+            self._carry_out(node_id)
+
+    def deliver(self, item, settle=True):
+        """Deliver a message in flight now (or at its due tick, if that is later).
+
+        With ``settle=True`` the receiving handler's intentions are carried out
+        at once; with ``settle=False`` they stay queued, so that a crash can be
+        placed between them.  Returns the trace events produced.
+        """
+        entry = self.find(item, "message")
+        first = len(self.trace)
+        self._process(entry)
+        if settle:
+            self._settle(entry.dst)
+        self.steps += 1
+        return self.trace[first:]
+
+    def fire(self, item, settle=True):
+        """Fire an armed timer (at its due tick, if that is later than now)."""
+        entry = self.find(item, "timer")
+        first = len(self.trace)
+        self._process(entry)
+        if settle:
+            self._settle(entry.node)
+        self.steps += 1
+        return self.trace[first:]
+
+    def drop(self, item):
+        """Lose a message in flight."""
+        entry = self.find(item, "message")
+        entry.dead = True
+        first = len(self.trace)
+        self._drop(entry.src, entry.dst, entry.msg, entry.mid, "manual")
+        self.steps += 1
+        return self.trace[first:]
+
+    def duplicate(self, item):
+        """Put a second copy of a message in flight (with its own delay)."""
+        entry = self.find(item, "message")
+        first = len(self.trace)
+        self._copy(entry.mid, entry.src, entry.dst, entry.msg, self.network.settings(entry.src, entry.dst))
+        self.steps += 1
+        return self.trace[first:]
+
+    def execute(self, node_id):
+        """Carry out the next queued intention of ``node_id``."""
+        self.network.check_node(node_id)
+        self.find(f"i:{node_id}", "intention")
+        first = len(self.trace)
+        self._carry_out(node_id)
+        self.steps += 1
+        return self.trace[first:]
+
+    # ================================================================================ faults
+    def _check_up(self, node_id):
+        self.network.check_node(node_id)
+        if not self.up.get(node_id, False):
+            running = ", ".join(i for i in self.ids if self.up.get(i)) or "none"
+            raise InvalidAction(f"{node_id} is crashed; this needs a running node (running: {running})")
+
+    def crash(self, node_id, tear=None, lose_disk=False):
+        """Crash ``node_id``: volatile state, timers and queued intentions are lost.
+
+        Parameters
+        ----------
+        tear : int, optional
+            Crash in the middle of the node's next intention, which must be a
+            storage write: its first ``tear`` records are written whole and the
+            next one is left torn (see :class:`fttoolkit.core.Torn`).
+        lose_disk : bool
+            Lose stable storage too (a disk failure).
+        """
+        self._ensure_started()
+        self._check_up(node_id)
+        queue = self._queues[node_id]
+        torn = False
+        if tear is not None:
+            head = queue[0] if queue else None
+            if type(head) is not Persist:
+                raise InvalidAction(f"{node_id}'s next intention is {head!r}, not a storage write; "
+                                    "tear= only applies while a write is queued")
+            if isinstance(tear, bool) or not isinstance(tear, int) or not 0 <= tear < len(head.records):
+                raise BadParameter(f"tear must be a whole number from 0 to {len(head.records) - 1} "
+                                   f"(records written whole before the torn one); got {tear!r}")
+            records = head.records[:tear] + (Torn(head.records[tear]),)
+            self._emit("stored", node_id, {"records": records, "index": len(self.disks[node_id]),
+                                           "torn": True})
+            self.disks[node_id].extend(records)
+            torn = True
+        lost = len(queue)
+        if queue:
+            queue.clear()
+            self._active.remove(node_id)
+        for entry in self._timers[node_id].values():
+            entry.dead = True
+        self._timers[node_id] = {}
+        if lose_disk:
+            self.disks[node_id] = []
+        self.up[node_id] = False
+        self._emit("crashed", node_id, {"lost_intentions": lost, "torn": torn, "disk_lost": bool(lose_disk)})
+
+    def restart(self, node_id):
+        """Restart a crashed node from what survived on its stable storage."""
+        self._ensure_started()
+        self.network.check_node(node_id)
+        if self.up[node_id]:
+            crashed = ", ".join(i for i in self.ids if not self.up[i]) or "none"
+            raise InvalidAction(f"{node_id} is running; only a crashed node can be restarted "
+                                f"(crashed now: {crashed})")
+        node = self._make_node(node_id)
+        self.nodes[node_id] = node
+        self.up[node_id] = True
+        self._emit("restarted", node_id, {"records": len(self.disks[node_id])})
+        self._run_handler(node_id, node.start, (list(self.disks[node_id]),))
+
+    def partition(self, *groups, oneway=False):
+        """Cut the network between groups of node ids (see :meth:`Network.partition`)."""
+        self._ensure_started()
+        down = {i for i in self.ids if not self.up[i]}
+        result = self.network.partition(groups, oneway=oneway, down=down)
+        self._emit("partitioned", None, {"groups": [list(g) for g in result], "oneway": bool(oneway)})
+
+    def heal(self):
+        """Remove every partition."""
+        self._ensure_started()
+        self.network.heal()
+        self._emit("healed", None, {})
+
+    def clog(self, a, b):
+        """Hold all messages on the link ``a``-``b`` (both ways) until :meth:`unclog`."""
+        self._ensure_started()
+        self.network.clog(a, b)
+        self._emit("clogged", None, {"a": a, "b": b})
+
+    def unclog(self, a, b):
+        """Release the link ``a``-``b``; held messages arrive now, in order."""
+        self._ensure_started()
+        self.network.unclog(a, b)
+        self._emit("unclogged", None, {"a": a, "b": b})
+        for pair in ((a, b), (b, a)):
+            for m in self._held.pop(pair, []):
+                m.dead = False
+                m.due = self.now
+                self._emit("released", m.src, {"src": m.src, "dst": m.dst, "msg": m.msg, "mid": m.mid})
+                self._push(self.now, PRIO_MESSAGE, m)
+
+    def set_link(self, a, b, **settings):
+        """Change one link's delay, loss, duplicate or reorder setting (both directions)."""
+        self._ensure_started()
+        self.network.set_link(a, b, **settings)
+        self._emit("link", None, {"a": a, "b": b, **settings})
+
+    def set_network(self, **settings):
+        """Change the default delay, loss, duplicate or reorder setting of every link."""
+        self._ensure_started()
+        self.network.set_defaults(**settings)
+        self._emit("network", None, dict(settings))
+
+    def request(self, node_id, msg, client="client"):
+        """Hand a client's request ``msg`` to ``node_id`` now (its reply goes to ``client``)."""
+        self._ensure_started()
+        self.network.check_node(node_id)
+        if not isinstance(msg, Message):
+            raise BadParameter(f"a request must be a Message; got {msg!r}")
+        if not isinstance(client, str) or client in self.graph:
+            raise BadParameter(f"client must be a name that is not a node id; got {client!r}")
+        self.clients.add(client)
+        self._emit("request", node_id, {"client": client, "msg": msg})
+        if not self.up[node_id]:
+            self._drop(client, node_id, msg, None, "crashed")
+            return
+        self._run_handler(node_id, self.nodes[node_id].handle_message, (msg, client))
+
+    # ============================================================================ inspection
+    def __repr__(self):
+        down = [i for i in self.ids if not self.up.get(i, True)]
+        extra = f", crashed: {', '.join(down)}" if down else ""
+        return (f"<Simulation {self.node_class.__name__}: {len(self.ids)} nodes, seed {self.seed}, "
+                f"t={self.now}, {len(self.trace)} events{extra}>")
