@@ -16,12 +16,29 @@ each arrives with its chapter.
 
 Layers (imports point down only): ``core`` -> ``algorithms`` -> ``sim`` ->
 ``check`` -> ``viz`` / ``grading``; the front doors in ``doors`` sit on top.
+The front doors are loaded on first use, so ``import fttoolkit.algorithms``
+pulls in neither the simulator nor networkx.
 """
 
 from .core import BadParameter, FtError, InvalidAction, Message, Node, Timer, UnknownNode
-from .doors import REGISTRY, Broadcast, FrontDoor
 
 __version__ = "0.1.0"
 
-__all__ = ["Broadcast", "FrontDoor", "REGISTRY", "Node", "Message", "Timer",
+_LAZY = {"Broadcast", "FrontDoor", "REGISTRY", "Simulation"}
+
+__all__ = ["Broadcast", "FrontDoor", "REGISTRY", "Simulation", "Node", "Message", "Timer",
            "FtError", "UnknownNode", "BadParameter", "InvalidAction", "__version__"]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        if name == "Simulation":
+            from .sim import Simulation
+            return Simulation
+        from . import doors
+        return getattr(doors, name)
+    raise AttributeError(f"module 'fttoolkit' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | _LAZY)

@@ -568,10 +568,10 @@ class Simulation:
         for candidate in self.pending():
             if candidate.name == wanted and (kind is None or candidate.kind == kind):
                 return candidate
-        what = {"message": "message in flight", "timer": "armed timer",
-                "intention": "queued intention"}.get(kind, "pending item")
+        what = {"message": "a message in flight", "timer": "an armed timer",
+                "intention": "a queued intention"}.get(kind, "pending")
         names = ", ".join(c.name for c in self.pending() if kind is None or c.kind == kind) or "none"
-        raise InvalidAction(f"{item!r} is not a {what}; pending now: {names}")
+        raise InvalidAction(f"{item!r} is not {what}; pending now: {names}")
 
     def _settle(self, node_id):
         while self._queues.get(node_id):

@@ -1,0 +1,124 @@
+"""Write notebooks/00_welcome.ipynb from the cells below (run: python tools/build_welcome.py).
+
+Keeping the chapter as Python source makes its diffs readable; the notebook is
+committed without outputs.
+"""
+
+import pathlib
+
+import nbformat as nbf
+
+MD, CODE = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
+
+cells = [
+    MD("""# Chapter 0 — Welcome
+
+**fttoolkit** is a course on **fault tolerance (容错性)** in **distributed systems (分布式系统)**: how a
+group of computers keeps working correctly when some of them crash, messages are lost, or the network
+splits. Every algorithm in the course runs step by step on a *simulated* cluster that you can poke at:
+crash a node, cut the network, replay a run exactly from its seed.
+
+*Estimated time: 15 minutes.*
+
+**In this chapter you will**
+1. run a small protocol on a simulated cluster and read its trace;
+2. inject faults — a crash, a lossy network, a partition — and see what the protocol does;
+3. play the network yourself in *manual mode*;
+4. replay a run exactly from its seed.
+
+The chapters ahead: 1 Concepts · 2 Failure detection · 3 Failure recovery · 4 Distributed transactions ·
+5 Paxos · 6 Raft · 7 Checking · 8 Outlook and FAQ."""),
+    MD("""## A cluster in one line
+
+Our first protocol is **reliable broadcast (可靠广播)** by flooding: a client asks one node to broadcast
+a value; that node stores it, hands it to its application (*delivers* it), and forwards it to its
+neighbours, who do the same. Every copy is acknowledged with an `Ack`, and copies nobody acknowledged are
+re-sent by a timer, so the message gets through even when the network loses some.
+
+Time in the simulator is counted in **ticks**: one tick stands for 1 ms of simulated time. A message
+takes 5–15 ticks to cross a link unless you say otherwise."""),
+    CODE("""from fttoolkit import Broadcast
+
+cluster = Broadcast(nodes=4, seed=7)
+cluster.broadcast("n1", "hello")
+cluster.run()                # until nothing is left to happen
+cluster.delivered()"""),
+    MD("""Every node delivered message `n1:1` (the first message broadcast by `n1`). Everything that happened
+is in the **trace**: one numbered event per line, with the tick at which it happened."""),
+    CODE("""print(cluster.trace.transcript(0, 22))
+print("...")
+cluster.trace.counts()"""),
+    MD("""Read the first lines: `n1` *stores* the message on its stable storage, *delivers* it (a `note`), then
+*sends* a `Rumor` to each neighbour. A handler never does any of this itself: it records
+**intentions**, and the simulator carries them out one at a time, in order. That is why a crash can
+fall *between* "store" and "send" — which is exactly where many real bugs live.
+
+## Faults: crashes, loss and partitions
+
+A **crash (崩溃)** wipes a node's memory (its *volatile* state) but not what it wrote to *stable
+storage*. Let us crash `n3` before anything happens, make the network lose 30% of messages, and bring
+`n3` back later."""),
+    CODE("""cluster = Broadcast(nodes=4, seed=7, loss=0.3)
+cluster.crash("n3")
+cluster.broadcast("n1", "hello")
+cluster.run(until=150)
+print("before restart:", cluster.delivered())
+cluster.restart("n3")
+cluster.run()
+print("after restart: ", cluster.delivered())
+print(cluster.trace.counts()["dropped"], "messages were dropped along the way")"""),
+    MD("""A **network partition (网络分区)** splits the cluster into groups that cannot reach each other.
+Nothing crosses the cut until we `heal()` it; then the retransmission timer finishes the job."""),
+    CODE("""cluster = Broadcast(nodes=5, seed=3)
+cluster.partition(["n1", "n2"], ["n3", "n4", "n5"])
+cluster.broadcast("n1", "split")
+cluster.run(until=200)
+print("partitioned:", cluster.delivered())
+cluster.heal()
+cluster.run()
+print("healed:     ", cluster.delivered())"""),
+    MD("""## Manual mode: you are the network
+
+`pending()` lists what could happen next: queued intentions (`i:n1`), messages in flight (`m3`) and
+armed timers (`t2`). `deliver`, `drop`, `duplicate` and `fire` make the one you choose happen — this is
+how you play the adversary."""),
+    CODE("""cluster = Broadcast(nodes=3, seed=1)
+cluster.broadcast("n1", "manual")
+cluster.run(until=0)        # carry out n1's intentions: store, deliver, send
+for item in cluster.pending():
+    print(item)"""),
+    CODE("""to_n3 = next(i for i in cluster.pending() if i.kind == "message" and i.dst == "n3")
+cluster.drop(to_n3)                                # the network loses the copy for n3
+to_n2 = next(i for i in cluster.pending() if i.kind == "message" and i.dst == "n2")
+for event in cluster.deliver(to_n2):               # n2 receives it, stores, delivers, forwards
+    print(event)"""),
+    MD("""## Seeds and replay
+
+All randomness — message delays, losses, each node's own choices — comes from one **seed**. The same
+seed and the same actions give the same run, event for event, on any machine. That is what lets you,
+your classmates and your instructor look at exactly the same bug."""),
+    CODE("""def story(seed):
+    c = Broadcast(nodes=5, seed=seed, loss=0.2, duplicate=0.1)
+    c.broadcast("n2", "replay me")
+    c.run()
+    return c.trace.to_jsonl()
+
+print("same seed, same run:     ", story(42) == story(42))
+print("another seed, another run:", story(42) != story(43))"""),
+    MD("""The same is available from a terminal, where the trace can be saved as JSON Lines:
+
+```
+python -m fttoolkit run broadcast --nodes 5 --seed 42 --until 500 --loss 0.2 --trace run.jsonl
+```
+
+**Next:** Chapter 1, *Concepts* — consistency, availability, scalability and fault tolerance, with
+live experiments."""),
+]
+
+nb = nbf.v4.new_notebook(cells=cells, metadata={
+    "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+    "language_info": {"name": "python"},
+})
+path = pathlib.Path(__file__).resolve().parent.parent / "notebooks" / "00_welcome.ipynb"
+nbf.write(nb, path)
+print(f"wrote {path}")
