@@ -18,7 +18,16 @@ class FtError(ValueError):
     Traceback (most recent call last):
     ...
     fttoolkit.core.errors.FtError: speed must be positive; got 0
+
+    Notes
+    -----
+    In IPython and Jupyter the error shows as one line (its class and message)
+    instead of a traceback through fttoolkit's internals, through IPython's
+    ``_render_traceback_`` hook.
     """
+
+    def _render_traceback_(self):
+        return [f"\x1b[31m{type(self).__name__}\x1b[0m: {self}"]
 
 
 class UnknownNode(FtError):

@@ -39,6 +39,7 @@ from ..core.errors import BadParameter, FtError, InvalidAction, UnknownNode
 from ..core.ids import sorted_ids
 from ..core.intentions import CancelTimer, Note, Persist, Send, SetTimer, Torn
 from ..core.messages import Message
+from .faults import FaultInjector, FaultPlan
 from .network import LinkSettings, Network, make_graph
 from .streams import Streams, check_seed
 from .trace import Trace
@@ -202,6 +203,7 @@ class Simulation:
         self._last_due = {}      # (src, dst) -> latest due tick, for FIFO links
         self._held = {}          # (src, dst) -> list of InFlight held by a clog
         self._clocks = {}        # node -> (anchor_now, anchor_local, rate)
+        self.injector = None     # the random fault injector, if any
 
     # =============================================================================== set-up
     @property
@@ -473,7 +475,10 @@ class Simulation:
         self._ensure_started()
         first = len(self.trace)
         if self._active:
-            self._carry_out(self._active[0])
+            node_id = self._active[0]
+            injector = self.injector
+            if injector is None or not injector.crash_point(node_id, self._queues[node_id][0]):
+                self._carry_out(node_id)
         else:
             heap = self._heap
             while heap:
@@ -546,6 +551,39 @@ class Simulation:
         if isinstance(at, bool) or not isinstance(at, int) or at < self.now:
             raise BadParameter(f"at must be a tick >= now ({self.now}); got {at!r}")
         self._push(at, PRIO_ACTION, _Scheduled(action, args, kwargs, at))
+
+    def _schedule_internal(self, at, action, *args):
+        self._push(at, PRIO_ACTION, _Scheduled(action, args, {}, at))
+
+    # ======================================================================= random faults
+    def inject_faults(self, plan=None, **settings):
+        """Attach a random fault injector (a :class:`FaultPlan`, or its settings as keywords).
+
+        Its first period starts now.  See :mod:`fttoolkit.sim.faults`.
+        """
+        if plan is None:
+            unknown = sorted(set(settings) - set(FaultPlan.names()))
+            if unknown:
+                raise BadParameter(f"unknown fault setting {unknown[0]!r}; allowed: {', '.join(FaultPlan.names())}")
+            plan = FaultPlan(**settings)
+        elif settings:
+            raise BadParameter("give either a FaultPlan or its settings, not both")
+        if self.injector is not None:
+            raise InvalidAction("this simulation already has a fault injector")
+        self._ensure_started()
+        self.injector = FaultInjector(self, plan)
+        self._schedule_internal(self.now + plan.period_ticks, "_fault_period")
+
+    def _fault_period(self):
+        self.injector.on_period()
+
+    def _fault_restart(self, node_id):
+        if not self.up[node_id]:
+            self.restart(node_id)
+
+    def _fault_heal(self):
+        if self.network.cuts:
+            self.heal()
 
     # ====================================================================== driving: by hand
     def pending(self):
