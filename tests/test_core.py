@@ -133,6 +133,21 @@ def test_intention_arguments_are_checked():
         node.persist()
 
 
+def test_sent_and_stored_values_must_be_immutable():
+    # A list put on disk or in flight could later be changed through the node's memory.
+    class Log(Message):
+        entries: object
+
+    node = Echo("n1")
+    with pytest.raises(TypeError, match="a message must be immutable"):
+        node.send("n2", Log([1, 2]))
+    with pytest.raises(TypeError, match="a stored record must be immutable"):
+        node.persist(("log", [1, 2]))
+    node.send("n2", Log((1, 2)))
+    node.persist(("log", (1, 2)))
+    assert len(node._intentions) == 2
+
+
 def test_ids_sort_naturally():
     assert node_ids(3) == ["n1", "n2", "n3"]
     assert sorted_ids(["n10", "n2", "n1", "a"]) == ["a", "n1", "n2", "n10"]

@@ -45,6 +45,7 @@ def cluster(**kw):
     (lambda: Broadcast(nodes=nx.path_graph(3)).clog("n0", "n2"), InvalidAction, "no link between n0 and n2"),
     (lambda: Broadcast(nodes=["a", "a"]), BadParameter, "unique"),
     (lambda: cluster().crash("n1", tear=0), InvalidAction, "not a storage write"),
+    (lambda: cluster().broadcast("n1", ["a", "list"]), BadParameter, "a broadcast value must be immutable"),
 ])
 def test_bad_input_is_explained(make, error, text):
     with pytest.raises(error, match=re.escape(text)):

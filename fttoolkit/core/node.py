@@ -39,6 +39,17 @@ __all__ = ["Node"]
 _FRAMEWORK = frozenset({"id", "peers", "neighbors", "params", "bugs", "rng", "now"})
 
 
+def _check_immutable(node_id, what, value):
+    """Refuse mutable values: a list sent or stored could later be changed through the node's memory."""
+    try:
+        hash(value)
+    except TypeError:
+        raise TypeError(
+            f"{node_id}: {what} must be immutable (numbers, strings, tuples, frozensets, frozen "
+            f"dataclasses), so that changing the node's memory later cannot change it; got {value!r}"
+        ) from None
+
+
 class Node:
     """Base class of a protocol node.
 
@@ -110,6 +121,7 @@ class Node:
         """Record the intention to send ``msg`` to ``to``."""
         if not isinstance(msg, Message):
             raise TypeError(f"{self.id}: send() needs a Message, got {msg!r}")
+        _check_immutable(self.id, "a message", msg)
         self._intentions.append(Send(to, msg))
 
     def broadcast(self, msg, to=None):
@@ -121,6 +133,7 @@ class Node:
         """Record the intention to arm ``timer`` after ``after_ticks`` ticks of the local clock."""
         if not isinstance(timer, Timer):
             raise TypeError(f"{self.id}: set_timer() needs a Timer, got {timer!r}")
+        _check_immutable(self.id, "a timer", timer)
         if not isinstance(after_ticks, int) or after_ticks < 0:
             raise BadParameter(f"{self.id}: a timer needs a whole number of ticks >= 0; got {after_ticks!r}")
         self._intentions.append(SetTimer(timer, after_ticks))
@@ -133,6 +146,8 @@ class Node:
         """Record the intention to append ``records`` to stable storage (one write)."""
         if not records:
             raise BadParameter(f"{self.id}: persist() needs at least one record")
+        for record in records:
+            _check_immutable(self.id, "a stored record", record)
         self._intentions.append(Persist(tuple(records)))
 
     def note(self, text, **fields):

@@ -1,6 +1,7 @@
 """``fttoolkit.Broadcast``: reliable flooding broadcast, the demo protocol of Chapter 0."""
 
 from ..algorithms.broadcast import BroadcastNode, BroadcastRequest
+from ..core.errors import BadParameter
 from .base import FrontDoor, register
 
 __all__ = ["Broadcast"]
@@ -25,6 +26,11 @@ class Broadcast(FrontDoor):
 
     def broadcast(self, node_id, value, at=None, client="client"):
         """Ask ``node_id`` to broadcast ``value``, now or at tick ``at``."""
+        try:
+            hash(value)
+        except TypeError:
+            raise BadParameter(f"a broadcast value must be immutable (a number, string or tuple); "
+                               f"got {value!r}") from None
         return self._now_or_later(at, "request", node_id, BroadcastRequest(value), client=client)
 
     def delivered(self):
