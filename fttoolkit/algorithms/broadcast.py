@@ -9,6 +9,14 @@ re-sent on a periodic ``Retransmit`` timer, so messages get through lossy
 links.  After a crash, a node rebuilds what it had seen from stable storage
 and offers everything it knows to its neighbours again.
 
+What "deliver" means here: the node's application keeps its state in the
+node's durable log, so a message is *delivered* when its record is on stable
+storage and the application has been told (the ``deliver`` note).  After a
+restart the application state is rebuilt from the log, without new notes.  A
+crash between the write and the note therefore loses only the notification,
+never the message: ``delivered`` (the node's state) is the ground truth, and
+the notes are the history the integrity check reads.
+
 The properties it must keep (Hadzilacos & Toueg, "A Modular Approach to
 Fault-Tolerant Broadcasts and Related Problems", 1994):
 

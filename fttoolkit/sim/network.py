@@ -144,17 +144,19 @@ class Network:
         self.graph = graph
         self.ids = sorted_ids(graph.nodes)
         self.defaults = defaults or LinkSettings()
-        self.overrides = {}          # (src, dst) -> LinkSettings
+        self.overrides = {}          # (src, dst) -> {setting: value} set for that link only
+        self._resolved = {}          # (src, dst) -> LinkSettings, a cache of defaults + overrides
         self.cuts = frozenset()      # directed pairs whose messages are dropped
         self.partition_groups = ()   # as given, for display
         self.clogged = set()         # directed pairs whose messages are held
         for a, b, attrs in graph.edges(data=True):
             link_attrs = {k: v for k, v in attrs.items() if k in LinkSettings.__dataclass_fields__}
             if link_attrs:
-                settings = LinkSettings.checked(self.defaults, **link_attrs)
-                self.overrides[(a, b)] = settings
+                checked = LinkSettings.checked(**link_attrs)
+                values = {k: getattr(checked, k) for k in link_attrs}
+                self.overrides[(a, b)] = dict(values)
                 if not graph.is_directed():
-                    self.overrides[(b, a)] = settings
+                    self.overrides[(b, a)] = dict(values)
 
     def check_node(self, node_id, what="node"):
         """Raise :class:`UnknownNode` unless ``node_id`` is in the cluster."""
@@ -167,27 +169,39 @@ class Network:
         return self.graph.has_edge(src, dst)
 
     def settings(self, src, dst):
-        """Return the settings of the link ``src -> dst``."""
-        return self.overrides.get((src, dst), self.defaults)
+        """Return the settings of the link ``src -> dst``: the defaults, with its own overrides."""
+        resolved = self._resolved.get((src, dst))
+        if resolved is None:
+            override = self.overrides.get((src, dst))
+            resolved = replace(self.defaults, **override) if override else self.defaults
+            self._resolved[(src, dst)] = resolved
+        return resolved
 
     def set_link(self, a, b, **changes):
-        """Change the settings of the link between ``a`` and ``b`` (both directions)."""
+        """Override some settings of the link between ``a`` and ``b`` (both directions).
+
+        Settings not named here keep following the defaults.
+        """
         self.check_node(a)
         self.check_node(b)
         if not self.has_link(a, b):
             raise InvalidAction(f"there is no link between {a} and {b} in the topology")
+        checked = LinkSettings.checked(**changes)
         pairs = [(a, b)] if self.graph.is_directed() else [(a, b), (b, a)]
         for pair in pairs:
-            self.overrides[pair] = LinkSettings.checked(self.settings(*pair), **changes)
+            self.overrides.setdefault(pair, {}).update({k: getattr(checked, k) for k in changes})
+        self._resolved.clear()
 
     def set_defaults(self, **changes):
-        """Change the settings of every link that has no override of its own."""
+        """Change the default settings; a link's own overrides still win for what they name."""
         self.defaults = LinkSettings.checked(self.defaults, **changes)
+        self._resolved.clear()
 
     def partition(self, groups, oneway=False, down=()):
         """Cut the network between ``groups`` (replacing any earlier partition).
 
-        Nodes named in no group form one more group.  With ``oneway=True``,
+        Nodes named in no group (crashed ones included) form one more group.
+        Naming a crashed node is refused: its side of the cut would be a guess.  With ``oneway=True``,
         only messages *from* the first group *to* the second (or to everybody
         else, when one group is given) are dropped.
         """

@@ -86,15 +86,16 @@ class InFlight:
 class ArmedTimer:
     """A timer armed on ``node``, due at global tick ``due``."""
 
-    __slots__ = ("tid", "node", "timer", "set_at", "due", "dead")
+    __slots__ = ("tid", "node", "timer", "set_at", "due", "local_due", "dead")
     kind = "timer"
 
-    def __init__(self, tid, node, timer, set_at, due):
+    def __init__(self, tid, node, timer, set_at, due, local_due):
         self.tid = tid
         self.node = node
         self.timer = timer
         self.set_at = set_at
         self.due = due
+        self.local_due = local_due   # the reading of the node's own clock at which it fires
         self.dead = False
 
     @property
@@ -296,15 +297,26 @@ class Simulation:
     def set_clock_rate(self, node_id, rate):
         """Make ``node_id``'s clock run at ``rate`` times real time (clock skew).
 
-        ``rate=1.1`` makes its clock 10% fast, so its timers fire early.
+        ``rate=1.1`` makes its clock 10% fast, so its timers fire early.  The
+        clock does not jump; timers already armed are re-timed so that each
+        still fires when the node's own clock reaches its deadline.
         """
         self._ensure_started()
         self.network.check_node(node_id)
         if isinstance(rate, bool) or not isinstance(rate, (int, float, Fraction)) or not rate > 0:
             raise BadParameter(f"a clock rate must be a number > 0 (1 = no skew); got {rate!r}")
         frac = Fraction(rate).limit_denominator(1000)
-        self._clocks[node_id] = (self.now, self.local_time(node_id), frac)
+        local_now = self.local_time(node_id)
+        self._clocks[node_id] = (self.now, local_now, frac)
         self._emit("clock", node_id, {"rate": float(frac)})
+        timers = self._timers.get(node_id, {})
+        for timer, entry in list(timers.items()):
+            due = self.now + self._global_ticks(node_id, max(entry.local_due - local_now, 0))
+            if due != entry.due:
+                entry.dead = True
+                moved = ArmedTimer(entry.tid, node_id, timer, entry.set_at, due, entry.local_due)
+                timers[timer] = moved
+                self._push(due, PRIO_TIMER, moved)
 
     # ============================================================================ the trace
     def _emit(self, kind, node, data):
@@ -370,12 +382,15 @@ class Simulation:
             self._emit("sent", src, {"src": src, "dst": dst, "msg": msg, "mid": mid, "due": self.now})
             self._push(self.now, PRIO_MESSAGE, InFlight(mid, src, dst, msg, self.now, self.now))
             return
-        # Always the same four draws per send, so that changing one fault setting
-        # does not shift the random numbers behind every later delay.
+        # Always the same six draws per send, so that changing one fault setting (loss,
+        # duplication...) does not shift the random numbers behind every later delay.
         rnd = self.streams.network.random
-        u_loss, u_delay, u_dup, u_order = rnd(), rnd(), rnd(), rnd()
+        u_loss, u_delay, u_dup, u_order, u_copy_delay, u_copy_order = rnd(), rnd(), rnd(), rnd(), rnd(), rnd()
         link = self.network.settings(src, dst)
+        # Both due ticks are fixed before deciding the message's fate, so that the FIFO
+        # bookkeeping of a link is the same whatever the loss setting.
         due = self._draw_due(src, dst, link, u_delay, u_order)
+        copy_due = self._draw_due(src, dst, link, u_copy_delay, u_copy_order) if u_dup < link.duplicate else None
         data = {"src": src, "dst": dst, "msg": msg, "mid": mid, "due": due}
         self._emit("sent", src, data)
         if not self.network.has_link(src, dst):
@@ -386,10 +401,12 @@ class Simulation:
             self._drop(src, dst, msg, mid, "loss")
         else:
             self._push(due, PRIO_MESSAGE, InFlight(mid, src, dst, msg, self.now, due))
-            if u_dup < link.duplicate:
-                self._copy(mid, src, dst, msg, link)
+            if copy_due is not None:
+                self._copy(mid, src, dst, msg, copy_due)
 
     def _draw_due(self, src, dst, link, u_delay, u_order):
+        # A FIFO link never lets a message overtake an earlier one, lost ones included:
+        # like TCP's head-of-line blocking, a lost message holds back those behind it.
         low, high = link.delay
         due = self.now + low + int(u_delay * (high - low + 1))
         if u_order >= link.reorder:  # FIFO: never overtake an earlier message on this link
@@ -399,16 +416,14 @@ class Simulation:
             self._last_due[(src, dst)] = due
         return due
 
-    def _copy(self, of, src, dst, msg, link):
-        rnd = self.streams.network.random
-        due = self._draw_due(src, dst, link, rnd(), rnd())
+    def _copy(self, of, src, dst, msg, due):
         self._next_mid += 1
         self._emit("duplicated", src, {"src": src, "dst": dst, "msg": msg, "mid": self._next_mid,
                                        "of": of, "due": due})
         self._push(due, PRIO_MESSAGE, InFlight(self._next_mid, src, dst, msg, self.now, due, copy_of=of))
 
-    def _drop(self, src, dst, msg, mid, reason):
-        self._emit("dropped", src, {"src": src, "dst": dst, "msg": msg, "mid": mid, "reason": reason})
+    def _drop(self, src, dst, msg, mid, reason, at=None):
+        self._emit("dropped", at or src, {"src": src, "dst": dst, "msg": msg, "mid": mid, "reason": reason})
 
     def _arm(self, node_id, timer, local_ticks):
         timers = self._timers[node_id]
@@ -417,7 +432,7 @@ class Simulation:
             old.dead = True
         self._next_tid += 1
         due = self.now + self._global_ticks(node_id, local_ticks)
-        entry = ArmedTimer(self._next_tid, node_id, timer, self.now, due)
+        entry = ArmedTimer(self._next_tid, node_id, timer, self.now, due, self.local_time(node_id) + local_ticks)
         timers[timer] = entry
         self._emit("timer_set", node_id, {"timer": timer, "tid": entry.tid, "due": due})
         self._push(due, PRIO_TIMER, entry)
@@ -425,9 +440,9 @@ class Simulation:
     # ========================================================================= events in
     def _arrive(self, m):
         if not self.up[m.dst]:
-            self._drop(m.src, m.dst, m.msg, m.mid, "crashed")
+            self._drop(m.src, m.dst, m.msg, m.mid, "crashed", at=m.dst)
         elif (m.src, m.dst) in self.network.cuts:
-            self._drop(m.src, m.dst, m.msg, m.mid, "partition")
+            self._drop(m.src, m.dst, m.msg, m.mid, "partition", at=m.dst)
         elif (m.src, m.dst) in self.network.clogged:
             self._held.setdefault((m.src, m.dst), []).append(m)
             self._emit("held", m.src, {"src": m.src, "dst": m.dst, "msg": m.msg, "mid": m.mid})
@@ -596,9 +611,22 @@ class Simulation:
         self._ensure_started()
         items = [QueuedIntention(n, self._queues[n][0], len(self._queues[n]), self.now)
                  for n in self._active]
+        held = [m for pair in self._held.values() for m in pair]
         rest = [entry for (_, _, _, entry) in sorted(self._heap, key=lambda e: e[:3])
                 if not entry.dead and type(entry) is not _Scheduled]
-        return items + rest
+        return items + held + rest
+
+    def is_held(self, item):
+        """Return whether a message is held on a clogged link."""
+        return any(item is m for pair in self._held.values() for m in pair)
+
+    def _unhold(self, entry):
+        for pair, held in self._held.items():
+            if entry in held:
+                held.remove(entry)
+                if not held:
+                    del self._held[pair]
+                return
 
     def find(self, item, kind=None):
         """Return the pending item named ``item`` (``"m12"``, ``"t5"``, ``"i:n1"``) or given itself."""
@@ -624,6 +652,7 @@ class Simulation:
         """
         entry = self.find(item, "message")
         first = len(self.trace)
+        self._unhold(entry)   # a held message tried again stays held while the link is clogged
         self._process(entry)
         if settle:
             self._settle(entry.dst)
@@ -644,6 +673,7 @@ class Simulation:
         """Lose a message in flight."""
         entry = self.find(item, "message")
         entry.dead = True
+        self._unhold(entry)
         first = len(self.trace)
         self._drop(entry.src, entry.dst, entry.msg, entry.mid, "manual")
         self.steps += 1
@@ -653,7 +683,10 @@ class Simulation:
         """Put a second copy of a message in flight (with its own delay)."""
         entry = self.find(item, "message")
         first = len(self.trace)
-        self._copy(entry.mid, entry.src, entry.dst, entry.msg, self.network.settings(entry.src, entry.dst))
+        rnd = self.streams.faults.random   # a manual fault: keep the network stream untouched
+        link = self.network.settings(entry.src, entry.dst)
+        self._copy(entry.mid, entry.src, entry.dst, entry.msg,
+                   self._draw_due(entry.src, entry.dst, link, rnd(), rnd()))
         self.steps += 1
         return self.trace[first:]
 
@@ -715,7 +748,11 @@ class Simulation:
         self._emit("crashed", node_id, {"lost_intentions": lost, "torn": torn, "disk_lost": bool(lose_disk)})
 
     def restart(self, node_id):
-        """Restart a crashed node from what survived on its stable storage."""
+        """Restart a crashed node from what survived on its stable storage.
+
+        ``on_start(records)`` runs now; the intentions it records are carried
+        out by the following steps (so a crash can still fall between them).
+        """
         self._ensure_started()
         self.network.check_node(node_id)
         if self.up[node_id]:
@@ -766,13 +803,16 @@ class Simulation:
         self._emit("link", None, {"a": a, "b": b, **settings})
 
     def set_network(self, **settings):
-        """Change the default delay, loss, duplicate or reorder setting of every link."""
+        """Change the default delay, loss, duplicate or reorder (a link's own overrides still win)."""
         self._ensure_started()
         self.network.set_defaults(**settings)
         self._emit("network", None, dict(settings))
 
     def request(self, node_id, msg, client="client"):
-        """Hand a client's request ``msg`` to ``node_id`` now (its reply goes to ``client``)."""
+        """Hand a client's request ``msg`` to ``node_id`` now (its reply goes to ``client``).
+
+        The handler runs now; its intentions are carried out by the following steps.
+        """
         self._ensure_started()
         self.network.check_node(node_id)
         if not isinstance(msg, Message):
@@ -782,7 +822,7 @@ class Simulation:
         self.clients.add(client)
         self._emit("request", node_id, {"client": client, "msg": msg})
         if not self.up[node_id]:
-            self._drop(client, node_id, msg, None, "crashed")
+            self._drop(client, node_id, msg, None, "crashed", at=node_id)
             return
         self._run_handler(node_id, self.nodes[node_id].handle_message, (msg, client))
 

@@ -69,7 +69,9 @@ class Event:
     kind : str
         What happened (see the module docstring for the list).
     node : str or None
-        The node it happened at (the sender, for message events).
+        The node it happened at: the sender for ``sent``, ``duplicated``,
+        ``held``, ``released`` and losses on the way; the receiver for
+        ``delivered`` and for drops on arrival (crashed receiver, partition).
     data : dict
         The details, depending on ``kind``.
     """
