@@ -109,61 +109,92 @@ class FaultInjector:
     """Draws the faults of a :class:`FaultPlan` for one simulation.
 
     The simulation calls :meth:`on_period` from a scheduled action and
-    :meth:`crash_point` before each intention it carries out.
+    :meth:`crash_point` before each intention it carries out.  The injector
+    keeps no reference to the simulation (it is part of the run's state, which
+    snapshots copy).  When ``sim.fault_record`` is a list, every fault made is
+    appended to it as an explicit scheduled input ``(tick, action, args,
+    kwargs)`` (with the other scheduled actions, in the order they happened),
+    so the same run can be replayed without the injector.
     """
 
     def __init__(self, sim, plan):
-        self.sim = sim
         self.plan = plan
-        self.rng = sim.streams.faults
         n = len(sim.ids)
         self.max_down = (n - 1) // 2 if plan.max_down is None else plan.max_down
 
-    def _active(self):
-        return self.plan.stop_at is None or self.sim.now < self.plan.stop_at
+    def _active(self, sim):
+        return self.plan.stop_at is None or sim.now < self.plan.stop_at
 
-    def _down(self):
-        return sum(1 for i in self.sim.ids if not self.sim.up[i])
+    @staticmethod
+    def _down(sim):
+        return sum(1 for i in sim.ids if not sim.up[i])
 
-    def _crash(self, node_id, tear=None):
-        rng, plan, sim = self.rng, self.plan, self.sim
+    @staticmethod
+    def _record(sim, tick, action, *args, **kwargs):
+        if sim.fault_record is not None:
+            sim.fault_record.append((tick, action, args, kwargs))
+
+    def _crash(self, sim, node_id, tear=None, point=None):
+        rng, plan = sim.streams.faults, self.plan
         lose_disk = rng.random() < plan.lose_disk
+        kwargs = {"lose_disk": True} if lose_disk else {}
+        if tear is not None:
+            kwargs["tear"] = tear
+        if point is None:
+            self._record(sim, sim.now, "crash", node_id, **kwargs)
+        else:
+            began, index, carried = point
+            self._record(sim, began, "crash", node_id, after=carried, skip=index, **kwargs)
         sim.crash(node_id, tear=tear, lose_disk=lose_disk)
         low, high = plan.restart_ticks
         sim._schedule_internal(sim.now + rng.randint(low, high), "_fault_restart", node_id)
 
-    def crash_point(self, node_id, intention):
+    def crash_point(self, sim, node_id, intention, batch):
         """Maybe crash ``node_id`` just before it carries out ``intention``; return whether it did."""
         plan = self.plan
-        if plan.crash_point <= 0 or not self._active() or self._down() >= self.max_down:
+        if plan.crash_point <= 0 or not self._active(sim) or self._down(sim) >= self.max_down:
             return False
-        if self.rng.random() >= plan.crash_point:
+        rng = sim.streams.faults
+        if rng.random() >= plan.crash_point:
             return False
         tear = None
-        if type(intention) is Persist and self.rng.random() < plan.tear:
-            tear = self.rng.randrange(len(intention.records))
-        self._crash(node_id, tear=tear)
+        if type(intention) is Persist and rng.random() < plan.tear:
+            tear = rng.randrange(len(intention.records))
+        self._crash(sim, node_id, tear=tear, point=tuple(batch))
         return True
 
-    def on_period(self):
+    def restart(self, sim, node_id):
+        """Restart a node this injector crashed, unless someone restarted it already."""
+        if not sim.up[node_id]:
+            self._record(sim, sim.now, "restart", node_id)
+            sim.restart(node_id)
+
+    def heal(self, sim):
+        """End this injector's partition, if the network is still cut."""
+        if sim.network.cuts:
+            self._record(sim, sim.now, "heal")
+            sim.heal()
+
+    def on_period(self, sim):
         """Consider a crash and a partition; heal and restart everything once stopped."""
-        sim, plan, rng = self.sim, self.plan, self.rng
-        if not self._active():
-            if sim.network.cuts:
-                sim.heal()
-            for node_id in sim.ids:
+        plan, rng = self.plan, sim.streams.faults
+        if not self._active(sim):
+            self.heal(sim)
+            for node_id in sim.ids:   # one action each, so intentions interleave as in a replay
                 if not sim.up[node_id]:
-                    sim.restart(node_id)
+                    sim._schedule_internal(sim.now, "_fault_restart", node_id)
             return
         running = [i for i in sim.ids if sim.up[i]]
-        if rng.random() < plan.crash and running and self._down() < self.max_down:
-            self._crash(rng.choice(running))
+        if rng.random() < plan.crash and running and self._down(sim) < self.max_down:
+            self._crash(sim, rng.choice(running))
         running = [i for i in sim.ids if sim.up[i]]
         if rng.random() < plan.partition and not sim.network.cuts and len(running) >= 2:
             rng.shuffle(running)
             cut = rng.randint(1, len(running) - 1)
             groups = (running[:cut], running[cut:])
-            sim.partition(*groups, oneway=rng.random() < plan.oneway)
+            oneway = rng.random() < plan.oneway
+            self._record(sim, sim.now, "partition", *[list(g) for g in groups], oneway=oneway)
+            sim.partition(*groups, oneway=oneway)
             low, high = plan.heal_ticks
             sim._schedule_internal(sim.now + rng.randint(low, high), "_fault_heal")
         sim._schedule_internal(sim.now + plan.period_ticks, "_fault_period")

@@ -30,6 +30,8 @@ True
 ['n1', 'n2', 'n3']
 """
 
+import copy
+import functools
 import heapq
 import math
 from collections import deque
@@ -44,10 +46,11 @@ from .network import LinkSettings, Network, make_graph
 from .streams import Streams, check_seed
 from .trace import Trace
 
-__all__ = ["Simulation", "InFlight", "ArmedTimer", "QueuedIntention", "StepLimit"]
+__all__ = ["Simulation", "InFlight", "ArmedTimer", "QueuedIntention", "StepLimit", "LogEntry"]
 
-# Priorities of heap entries due at the same tick: scheduled actions, then timers, then messages.
-PRIO_ACTION, PRIO_TIMER, PRIO_MESSAGE = 0, 1, 2
+# Priorities of heap entries due at the same tick: crash points being armed, other scheduled
+# actions, then timers, then messages.
+PRIO_ARM, PRIO_ACTION, PRIO_TIMER, PRIO_MESSAGE = -1, 0, 1, 2
 
 #: The actions a test or script may schedule for a later tick.
 SCHEDULABLE = ("crash", "restart", "partition", "heal", "clog", "unclog", "request",
@@ -56,6 +59,63 @@ SCHEDULABLE = ("crash", "restart", "partition", "heal", "clog", "unclog", "reque
 
 class StepLimit(FtError):
     """A run took more steps than allowed without reaching its goal."""
+
+
+#: Inputs that make steps happen (the others change the world between steps).
+STEPPING = frozenset({"step", "run", "deliver", "drop", "duplicate", "fire", "execute"})
+
+# The attributes that make up the state of a run (what a snapshot copies).
+_STATE = ("network", "streams", "now", "steps", "started", "nodes", "up", "disks", "clients",
+          "_heap", "_seq", "_next_mid", "_next_tid", "_timers", "_queues", "_active", "_last_due",
+          "_held", "_clocks", "injector", "halted", "_armed", "_batch", "checkers", "fault_record")
+
+
+class LogEntry:
+    """One input to a run: ``name(*args, **kwargs)`` called after ``at_step`` steps.
+
+    ``end_step`` is the step count when it returned; inputs that make steps
+    happen (``step``, ``run``, ``deliver``...) end later than they start.
+    """
+
+    __slots__ = ("at_step", "end_step", "name", "args", "kwargs")
+
+    def __init__(self, at_step, name, args, kwargs):
+        self.at_step = at_step
+        self.end_step = at_step
+        self.name = name
+        self.args = args
+        self.kwargs = kwargs
+
+    def __repr__(self):
+        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        return f"[{self.at_step}->{self.end_step}] {self.name}({', '.join(parts)})"
+
+
+def _logged(method):
+    """Record calls of a public input method in the run's input log (outermost calls only)."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if self._depth or self._replaying:
+            self._depth += 1
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                self._depth -= 1
+        entry = self._begin_input(name, args, kwargs)
+        self._depth += 1
+        try:
+            result = method(self, *args, **kwargs)
+        except BaseException:
+            self._depth -= 1
+            self._abandon_input(entry)
+            raise
+        self._depth -= 1
+        self._end_input(entry)
+        return result
+
+    return wrapper
 
 
 class InFlight:
@@ -205,6 +265,23 @@ class Simulation:
         self._held = {}          # (src, dst) -> list of InFlight held by a clog
         self._clocks = {}        # node -> (anchor_now, anchor_local, rate)
         self.injector = None     # the random fault injector, if any
+        self.halted = None       # set by a checker to stop automatic runs (a reason string)
+        self._armed = {}         # node -> a scripted crash point waiting for its handler
+        self._batch = {}         # node -> [tick it began, index among batches at that tick, carried out]
+        self.fault_record = None  # a list, to record scheduled actions and injected faults as they happen
+        #: Checkers that are part of the run's state (see :meth:`add_checker`).
+        self.checkers = []
+        #: Called with the simulation after a rewind (observers with history rebuild from the trace).
+        self.rewind_hooks = []
+        # ---- the input log and time travel
+        self._log = []           # every input, in order (LogEntry)
+        self._depth = 0          # > 0 inside a logged call
+        self._replaying = False
+        self._snaps = []         # (steps, log index, trace length, state)
+        self.snapshot_every = 256
+        self.max_snapshots = 128
+        self._future_from = None  # after a rewind: (log index, step) where the recorded future starts
+        self._timeline = None     # after a rewind: the trace events of the whole recorded timeline
 
     # =============================================================================== set-up
     @property
@@ -212,6 +289,7 @@ class Simulation:
         """The node ids, in natural order."""
         return self.network.ids
 
+    @_logged
     def add_node(self, node_id=None, links=None):
         """Add a node before the run starts (linked to every node unless ``links`` is given)."""
         if self.started:
@@ -263,6 +341,7 @@ class Simulation:
         self.trace.header = self.describe()
         for node_id in self.ids:
             self._boot(node_id)
+        self._snapshot()
 
     def _make_node(self, node_id):
         neighbors = sorted_ids(set(self.graph.successors(node_id)) if self.graph.is_directed()
@@ -294,6 +373,7 @@ class Simulation:
         rate = self._clocks[node_id][2]
         return local_ticks if rate == 1 else math.ceil(local_ticks / rate)
 
+    @_logged
     def set_clock_rate(self, node_id, rate):
         """Make ``node_id``'s clock run at ``rate`` times real time (clock skew).
 
@@ -320,7 +400,33 @@ class Simulation:
 
     # ============================================================================ the trace
     def _emit(self, kind, node, data):
-        return self.trace.append(self.now, kind, node, data)
+        event = self.trace.append(self.now, kind, node, data)
+        for checker in self.checkers:
+            checker.on_event(self, event)
+        return event
+
+    # ============================================================================ checkers
+    def add_checker(self, checker):
+        """Attach a checker: an object with ``on_event(sim, event)`` and ``after_step(sim)``.
+
+        Unlike a trace observer, a checker is part of the run's state: it is
+        copied by snapshots and forks, so its history follows time travel.  It
+        must not keep a reference to the simulation (it is passed in).
+        """
+        self.checkers.append(checker)
+
+    def report_violation(self, violation, halt=False):
+        """Record a broken invariant as a ``violation`` trace event; optionally halt the run."""
+        self._emit("violation", violation.nodes[0] if len(violation.nodes) == 1 else None,
+                   {"invariant": violation.invariant, "nodes": list(violation.nodes),
+                    "detail": violation.detail})
+        if halt and self.halted is None:
+            self.halted = f"{violation.invariant} broken at tick {self.now}"
+
+    @property
+    def violations(self):
+        """The ``violation`` events of the trace so far."""
+        return self.trace.filter("violation")
 
     def subscribe(self, observer):
         """Call ``observer(event)`` for every new trace event."""
@@ -338,7 +444,20 @@ class Simulation:
             queue = self._queues[node_id]
             if not queue:
                 self._active.append(node_id)
+                self._begin_batch(node_id)
             queue.extend(intentions)
+
+    def _begin_batch(self, node_id):
+        """A node's queue of intentions starts filling: count it, for crash points."""
+        batch = self._batch.get(node_id)
+        index = batch[1] + 1 if batch is not None and batch[0] == self.now else 0
+        self._batch[node_id] = [self.now, index, 0]
+        armed = self._armed.get(node_id)
+        if armed is not None:
+            if armed["skip"] > 0:
+                armed["skip"] -= 1
+            else:
+                armed["live"] = True
 
     def _push(self, due, prio, entry):
         self._seq += 1
@@ -346,7 +465,31 @@ class Simulation:
 
     # ===================================================================== intentions out
     def _carry_out(self, node_id):
+        """Carry out ``node_id``'s next intention, unless a crash point falls just before it."""
         queue = self._queues[node_id]
+        armed = self._armed.get(node_id)
+        batch = self._batch[node_id]
+        if armed is not None and armed.get("live") and batch[2] >= armed["after"]:
+            self._crash_at_point(node_id, armed)
+            return
+        if self.injector is not None and self.injector.crash_point(self, node_id, queue[0], batch):
+            return
+        self._execute(node_id, queue)
+        batch[2] += 1
+        if not queue:
+            armed = self._armed.get(node_id)
+            if armed is not None and armed.get("live"):   # the handler had fewer intentions
+                self._crash_at_point(node_id, dict(armed, tear=None))
+
+    def _crash_at_point(self, node_id, armed):
+        del self._armed[node_id]
+        tear = armed["tear"]
+        head = self._queues[node_id][0] if self._queues[node_id] else None
+        if tear is not None and (type(head) is not Persist or tear >= len(head.records)):
+            tear = None    # the scripted write is not there (the run changed): crash without tearing
+        self.crash(node_id, tear=tear, lose_disk=armed["lose_disk"])
+
+    def _execute(self, node_id, queue):
         intention = queue.popleft()
         if not queue:
             self._active.remove(node_id)
@@ -468,6 +611,8 @@ class Simulation:
         elif kind is ArmedTimer:
             self._fire(entry)
         else:
+            if self.fault_record is not None and not entry.action.startswith("_"):
+                self.fault_record.append((self.now, entry.action, entry.args, entry.kwargs))
             getattr(self, entry.action)(*entry.args, **entry.kwargs)
 
     # =================================================================== driving: automatic
@@ -485,15 +630,15 @@ class Simulation:
             heapq.heappop(heap)
         return max(heap[0][0], self.now) if heap else None
 
+    @_logged
     def step(self):
         """Make the next thing happen; return the trace events it produced (empty if idle)."""
         self._ensure_started()
+        if self.steps >= self._snaps[-1][0] + self.snapshot_every and not self._replaying:
+            self._snapshot()
         first = len(self.trace)
         if self._active:
-            node_id = self._active[0]
-            injector = self.injector
-            if injector is None or not injector.crash_point(node_id, self._queues[node_id][0]):
-                self._carry_out(node_id)
+            self._carry_out(self._active[0])
         else:
             heap = self._heap
             while heap:
@@ -503,8 +648,13 @@ class Simulation:
                     break
             else:
                 return []
-        self.steps += 1
+        self._stepped()
         return self.trace[first:]
+
+    def _stepped(self):
+        self.steps += 1
+        for checker in self.checkers:
+            checker.after_step(self)
 
     def run(self, until=None, max_steps=1_000_000):
         """Run automatically; return the number of steps taken.
@@ -522,8 +672,21 @@ class Simulation:
             return self._run_predicate(until, None, max_steps)[1]
         if until is not None and (isinstance(until, bool) or not isinstance(until, int) or until < 0):
             raise BadParameter(f"until must be a tick (a whole number >= 0) or a predicate; got {until!r}")
+        if self._depth or self._replaying:
+            return self._run_ticks(until, max_steps)
+        entry = self._begin_input("run", (until,), {})
+        self._depth += 1
+        try:
+            return self._run_ticks(until, max_steps)
+        finally:
+            self._depth -= 1
+            self._end_input(entry)
+
+    def _run_ticks(self, until, max_steps, stop_step=None):
         taken = 0
         while True:
+            if self.halted is not None or (stop_step is not None and self.steps >= stop_step):
+                return taken     # stopped early: halted, or at the step a replay asked for
             due = self.next_due()
             if due is None or (until is not None and due > until):
                 break
@@ -543,12 +706,13 @@ class Simulation:
         Stops early (returning ``False``) when nothing is left to happen or the
         clock would pass ``limit_ticks``.
         """
-        return self._run_predicate(predicate, limit_ticks, max_steps)[0]
+        return self._run_predicate(predicate, limit_ticks, max_steps)[0] and self.halted is None
 
     def _run_predicate(self, predicate, limit_ticks, max_steps):
+        # Logged as the plain steps it took: a predicate cannot be written down.
         taken = 0
         self._ensure_started()
-        while not predicate(self):
+        while not predicate(self) and self.halted is None:
             due = self.next_due()
             if due is None or (limit_ticks is not None and due > limit_ticks):
                 return False, taken
@@ -559,18 +723,23 @@ class Simulation:
             taken += 1
         return True, taken
 
+    @_logged
     def schedule(self, at, action, *args, **kwargs):
         """Schedule a public action (``crash``, ``partition``, ``request``...) for tick ``at``."""
         if action not in SCHEDULABLE:
             raise BadParameter(f"cannot schedule {action!r}; allowed: {', '.join(SCHEDULABLE)}")
         if isinstance(at, bool) or not isinstance(at, int) or at < self.now:
             raise BadParameter(f"at must be a tick >= now ({self.now}); got {at!r}")
-        self._push(at, PRIO_ACTION, _Scheduled(action, args, kwargs, at))
+        # A crash point is armed before anything else happens at its tick, so that it
+        # counts the handlers of that tick (its ``skip``) whatever order it was scheduled in.
+        prio = PRIO_ARM if action == "crash" and kwargs.get("after") is not None else PRIO_ACTION
+        self._push(at, prio, _Scheduled(action, args, kwargs, at))
 
     def _schedule_internal(self, at, action, *args):
         self._push(at, PRIO_ACTION, _Scheduled(action, args, {}, at))
 
     # ======================================================================= random faults
+    @_logged
     def inject_faults(self, plan=None, **settings):
         """Attach a random fault injector (a :class:`FaultPlan`, or its settings as keywords).
 
@@ -590,15 +759,13 @@ class Simulation:
         self._schedule_internal(self.now + plan.period_ticks, "_fault_period")
 
     def _fault_period(self):
-        self.injector.on_period()
+        self.injector.on_period(self)
 
     def _fault_restart(self, node_id):
-        if not self.up[node_id]:
-            self.restart(node_id)
+        self.injector.restart(self, node_id)
 
     def _fault_heal(self):
-        if self.network.cuts:
-            self.heal()
+        self.injector.heal(self)
 
     # ====================================================================== driving: by hand
     def pending(self):
@@ -643,6 +810,7 @@ class Simulation:
         while self._queues.get(node_id):
             self._carry_out(node_id)
 
+    @_logged
     def deliver(self, item, settle=True):
         """Deliver a message in flight now (or at its due tick, if that is later).
 
@@ -656,9 +824,10 @@ class Simulation:
         self._process(entry)
         if settle:
             self._settle(entry.dst)
-        self.steps += 1
+        self._stepped()
         return self.trace[first:]
 
+    @_logged
     def fire(self, item, settle=True):
         """Fire an armed timer (at its due tick, if that is later than now)."""
         entry = self.find(item, "timer")
@@ -666,9 +835,10 @@ class Simulation:
         self._process(entry)
         if settle:
             self._settle(entry.node)
-        self.steps += 1
+        self._stepped()
         return self.trace[first:]
 
+    @_logged
     def drop(self, item):
         """Lose a message in flight."""
         entry = self.find(item, "message")
@@ -676,9 +846,10 @@ class Simulation:
         self._unhold(entry)
         first = len(self.trace)
         self._drop(entry.src, entry.dst, entry.msg, entry.mid, "manual")
-        self.steps += 1
+        self._stepped()
         return self.trace[first:]
 
+    @_logged
     def duplicate(self, item):
         """Put a second copy of a message in flight (with its own delay)."""
         entry = self.find(item, "message")
@@ -687,16 +858,17 @@ class Simulation:
         link = self.network.settings(entry.src, entry.dst)
         self._copy(entry.mid, entry.src, entry.dst, entry.msg,
                    self._draw_due(entry.src, entry.dst, link, rnd(), rnd()))
-        self.steps += 1
+        self._stepped()
         return self.trace[first:]
 
+    @_logged
     def execute(self, node_id):
         """Carry out the next queued intention of ``node_id``."""
         self.network.check_node(node_id)
         self.find(f"i:{node_id}", "intention")
         first = len(self.trace)
         self._carry_out(node_id)
-        self.steps += 1
+        self._stepped()
         return self.trace[first:]
 
     # ================================================================================ faults
@@ -706,7 +878,8 @@ class Simulation:
             running = ", ".join(i for i in self.ids if self.up.get(i)) or "none"
             raise InvalidAction(f"{node_id} is crashed; this needs a running node (running: {running})")
 
-    def crash(self, node_id, tear=None, lose_disk=False):
+    @_logged
+    def crash(self, node_id, tear=None, lose_disk=False, after=None, skip=0):
         """Crash ``node_id``: volatile state, timers and queued intentions are lost.
 
         Parameters
@@ -717,8 +890,21 @@ class Simulation:
             next one is left torn (see :class:`fttoolkit.core.Torn`).
         lose_disk : bool
             Lose stable storage too (a disk failure).
+        after : int, optional
+            Do not crash now: arm a *crash point* instead.  The node's next
+            handler carries out ``after`` of its intentions, then the node
+            crashes (tearing the next one if ``tear`` is given).
+        skip : int
+            With ``after``: let this many handlers run first.
         """
         self._ensure_started()
+        if after is not None:        # a crash point may be armed while the node is down
+            self.network.check_node(node_id)
+            for name, value in (("after", after), ("skip", skip)):
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise BadParameter(f"{name} must be a whole number >= 0; got {value!r}")
+            self._armed[node_id] = {"after": after, "skip": skip, "tear": tear, "lose_disk": bool(lose_disk)}
+            return
         self._check_up(node_id)
         queue = self._queues[node_id]
         torn = False
@@ -742,11 +928,13 @@ class Simulation:
         for entry in self._timers[node_id].values():
             entry.dead = True
         self._timers[node_id] = {}
+        self._armed.pop(node_id, None)
         if lose_disk:
             self.disks[node_id] = []
         self.up[node_id] = False
         self._emit("crashed", node_id, {"lost_intentions": lost, "torn": torn, "disk_lost": bool(lose_disk)})
 
+    @_logged
     def restart(self, node_id):
         """Restart a crashed node from what survived on its stable storage.
 
@@ -765,6 +953,7 @@ class Simulation:
         self._emit("restarted", node_id, {"records": len(self.disks[node_id])})
         self._run_handler(node_id, node.start, (list(self.disks[node_id]),))
 
+    @_logged
     def partition(self, *groups, oneway=False):
         """Cut the network between groups of node ids (see :meth:`Network.partition`)."""
         self._ensure_started()
@@ -772,18 +961,21 @@ class Simulation:
         result = self.network.partition(groups, oneway=oneway, down=down)
         self._emit("partitioned", None, {"groups": [list(g) for g in result], "oneway": bool(oneway)})
 
+    @_logged
     def heal(self):
         """Remove every partition."""
         self._ensure_started()
         self.network.heal()
         self._emit("healed", None, {})
 
+    @_logged
     def clog(self, a, b):
         """Hold all messages on the link ``a``-``b`` (both ways) until :meth:`unclog`."""
         self._ensure_started()
         self.network.clog(a, b)
         self._emit("clogged", None, {"a": a, "b": b})
 
+    @_logged
     def unclog(self, a, b):
         """Release the link ``a``-``b``; held messages arrive now, in order."""
         self._ensure_started()
@@ -796,18 +988,21 @@ class Simulation:
                 self._emit("released", m.src, {"src": m.src, "dst": m.dst, "msg": m.msg, "mid": m.mid})
                 self._push(self.now, PRIO_MESSAGE, m)
 
+    @_logged
     def set_link(self, a, b, **settings):
         """Change one link's delay, loss, duplicate or reorder setting (both directions)."""
         self._ensure_started()
         self.network.set_link(a, b, **settings)
         self._emit("link", None, {"a": a, "b": b, **settings})
 
+    @_logged
     def set_network(self, **settings):
         """Change the default delay, loss, duplicate or reorder (a link's own overrides still win)."""
         self._ensure_started()
         self.network.set_defaults(**settings)
         self._emit("network", None, dict(settings))
 
+    @_logged
     def request(self, node_id, msg, client="client"):
         """Hand a client's request ``msg`` to ``node_id`` now (its reply goes to ``client``).
 
@@ -825,6 +1020,145 @@ class Simulation:
             self._drop(client, node_id, msg, None, "crashed", at=node_id)
             return
         self._run_handler(node_id, self.nodes[node_id].handle_message, (msg, client))
+
+    # ================================================================ input log, time travel
+    @property
+    def log(self):
+        """The inputs of this run so far, in order (:class:`LogEntry`)."""
+        return list(self._log)
+
+    @property
+    def total_steps(self):
+        """Steps recorded on this timeline, including a future kept after a rewind."""
+        return max([self.steps] + [e.end_step for e in self._log])
+
+    def _begin_input(self, name, args, kwargs):
+        if self._future_from is not None:
+            self._truncate_future()
+        last = self._log[-1] if self._log else None
+        if name == "step" and last is not None and last.name == "step" and last.end_step == self.steps:
+            return last                      # consecutive steps make one entry
+        entry = LogEntry(self.steps, name, args, kwargs)
+        self._log.append(entry)
+        return entry
+
+    def _end_input(self, entry):
+        entry.end_step = self.steps
+        if entry.name == "step":
+            entry.args = (entry.end_step - entry.at_step,)
+
+    def _abandon_input(self, entry):
+        if entry is (self._log[-1] if self._log else None) and self.steps == entry.at_step:
+            self._log.pop()                  # a refused input changed nothing
+        else:
+            self._end_input(entry)
+
+    def _snapshot(self):
+        index = len(self._log) - 1 if self._depth else len(self._log)
+        memo = {id(self.graph): self.graph}
+        state = copy.deepcopy({name: getattr(self, name) for name in _STATE}, memo)
+        self._snaps.append((self.steps, index, len(self.trace), state))
+        if len(self._snaps) > self.max_snapshots:  # thin out: keep memory bounded
+            self._snaps = self._snaps[:1] + self._snaps[2::2]
+            self.snapshot_every *= 2
+
+    def _restore(self, snap):
+        _, _, trace_len, state = snap
+        memo = {id(self.graph): self.graph}
+        for name, value in copy.deepcopy(state, memo).items():
+            setattr(self, name, value)
+        # The events up to the snapshot are those of the recorded timeline (a replay
+        # regenerates the same events, so the timeline's own can be reused).
+        self.trace._events = self._timeline[:trace_len]
+
+    def _truncate_future(self):
+        """A new input after a rewind: forget the recorded future from this point."""
+        index, target = self._future_from
+        self._future_from = None
+        self._timeline = None
+        if index < len(self._log) and self._log[index].at_step < target:
+            partial = self._log[index]           # a run or steps cut short by the rewind
+            cut = LogEntry(partial.at_step, "step", (target - partial.at_step,), {})
+            cut.end_step = target
+            self._log[index:] = [cut]
+        else:
+            del self._log[index:]
+        self._snaps = [sn for sn in self._snaps if sn[0] <= target and sn[1] <= len(self._log)]
+
+    def rewind(self, step):
+        """Return to the moment just after step ``step`` (0 = just after the start).
+
+        The recorded future is kept, so ``rewind`` also moves forwards again,
+        up to :attr:`total_steps`; the next new input (a step, a fault, a
+        manual choice) replaces that future.  The result equals a fresh run
+        given the same inputs up to that point.
+        """
+        self._ensure_started()
+        total = self.total_steps
+        if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= total:
+            raise BadParameter(f"step must be a whole number from 0 to {total}; got {step!r}")
+        if self._timeline is None or len(self.trace) > len(self._timeline):
+            self._timeline = list(self.trace._events)
+        snap = self._snaps[0]
+        for candidate in self._snaps:
+            if candidate[0] < step:
+                snap = candidate
+        self._restore(snap)
+        self._replay(snap[1], step)
+
+    def _replay(self, index, target):
+        """Re-apply the logged inputs from ``index`` until just after step ``target``."""
+        self._replaying = True
+        self.trace.muted = True
+        try:
+            log = self._log
+            while index < len(log):
+                entry = log[index]
+                if entry.at_step >= target:
+                    break
+                if entry.name == "run":
+                    stop = None if entry.end_step <= target else target
+                    self._run_ticks(entry.args[0], 10**12, stop_step=stop)
+                    if stop is not None:
+                        break
+                elif entry.name == "step":
+                    while self.steps < min(entry.end_step, target):
+                        self.step()
+                    if entry.end_step > target:
+                        break
+                else:
+                    getattr(self, entry.name)(*entry.args, **entry.kwargs)
+                index += 1
+        finally:
+            self._replaying = False
+            self.trace.muted = False
+        self._future_from = (index, target) if (index < len(self._log) or self.steps < target) else None
+        for hook in self.rewind_hooks:
+            hook(self)
+
+    def fork(self):
+        """Return a new, independent simulation at this point, with no recorded future.
+
+        Make a different choice in the fork and go on; this simulation is untouched.
+        """
+        self._ensure_started()
+        other = object.__new__(type(self))
+        other.__dict__.update(self.__dict__)
+        graph = self.graph.copy()
+        memo = {id(self.graph): graph}
+        other.__dict__.update(copy.deepcopy({name: getattr(self, name) for name in _STATE}, memo))
+        other.graph = graph
+        other.trace = Trace()
+        other.trace.header = dict(self.trace.header)
+        other.trace._events = list(self.trace._events)
+        other._log = [copy.copy(e) for e in self._log]
+        other._snaps = list(self._snaps)
+        other._timeline = None if self._timeline is None else list(self._timeline)
+        other.rewind_hooks = []
+        other._depth = 0
+        if self._future_from is not None:
+            other._truncate_future()
+        return other
 
     # ============================================================================ inspection
     def __repr__(self):

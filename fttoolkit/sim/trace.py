@@ -149,14 +149,16 @@ class Trace:
         self._events = []
         self._observers = []
         self.header = {}
+        self.muted = False   # True while a rewind replays events the observers have seen
 
     # ---- recording ----------------------------------------------------------------------
     def append(self, tick, kind, node, data):
         """Record a new event and pass it to every observer."""
         event = Event(len(self._events), tick, kind, node, data)
         self._events.append(event)
-        for observer in self._observers:
-            observer(event)
+        if not self.muted:
+            for observer in self._observers:
+                observer(event)
         return event
 
     def subscribe(self, observer):
