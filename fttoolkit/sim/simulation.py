@@ -278,8 +278,10 @@ class Simulation:
         self._depth = 0          # > 0 inside a logged call
         self._replaying = False
         self._snaps = []         # (steps, log index, trace length, state)
-        self.snapshot_every = 256
-        self.max_snapshots = 128
+        #: Steps between snapshots (``None``: only the one at the start, so a rewind replays
+        #: from there).  The front doors turn periodic snapshots on for interactive use.
+        self.snapshot_every = None
+        self.max_snapshots = 64
         self._future_from = None  # after a rewind: (log index, step) where the recorded future starts
         self._timeline = None     # after a rewind: the trace events of the whole recorded timeline
 
@@ -634,9 +636,17 @@ class Simulation:
     def step(self):
         """Make the next thing happen; return the trace events it produced (empty if idle)."""
         self._ensure_started()
-        if self.steps >= self._snaps[-1][0] + self.snapshot_every and not self._replaying:
+        first = len(self.trace._events)
+        self._step()
+        return self.trace._events[first:]
+
+    def _step(self):
+        """Make the next thing happen; return whether anything did."""
+        if not self.started:
+            self.start()
+        every = self.snapshot_every
+        if every is not None and self.steps >= self._snaps[-1][0] + every and not self._replaying:
             self._snapshot()
-        first = len(self.trace)
         if self._active:
             self._carry_out(self._active[0])
         else:
@@ -647,9 +657,9 @@ class Simulation:
                     self._process(entry)
                     break
             else:
-                return []
+                return False
         self._stepped()
-        return self.trace[first:]
+        return True
 
     def _stepped(self):
         self.steps += 1
@@ -694,7 +704,7 @@ class Simulation:
                 raise StepLimit(f"stopped after {max_steps} steps at tick {self.now} before reaching "
                                 f"{'the end' if until is None else f'tick {until}'}; the protocol may be "
                                 "looping without time passing (raise max_steps to allow more)")
-            self.step()
+            self._step()
             taken += 1
         if until is not None and until > self.now:
             self.now = until
@@ -710,8 +720,19 @@ class Simulation:
 
     def _run_predicate(self, predicate, limit_ticks, max_steps):
         # Logged as the plain steps it took: a predicate cannot be written down.
-        taken = 0
         self._ensure_started()
+        if self._depth or self._replaying:
+            return self._run_predicate_steps(predicate, limit_ticks, max_steps)
+        entry = self._begin_input("step", (0,), {})
+        self._depth += 1
+        try:
+            return self._run_predicate_steps(predicate, limit_ticks, max_steps)
+        finally:
+            self._depth -= 1
+            self._end_input(entry)
+
+    def _run_predicate_steps(self, predicate, limit_ticks, max_steps):
+        taken = 0
         while not predicate(self) and self.halted is None:
             due = self.next_due()
             if due is None or (limit_ticks is not None and due > limit_ticks):
@@ -719,7 +740,7 @@ class Simulation:
             if taken >= max_steps:
                 raise StepLimit(f"stopped after {max_steps} steps at tick {self.now} and the condition "
                                 "still does not hold (raise max_steps to allow more)")
-            self.step()
+            self._step()
             taken += 1
         return True, taken
 
@@ -1123,7 +1144,7 @@ class Simulation:
                         break
                 elif entry.name == "step":
                     while self.steps < min(entry.end_step, target):
-                        self.step()
+                        self._step()
                     if entry.end_step > target:
                         break
                 else:
