@@ -5,6 +5,14 @@ Commands
 ``run ALGO --nodes N --seed S --until TICKS [--loss P] [--trace FILE]``
     Run a protocol with its default client workload; write the JSON Lines
     trace to FILE, or a readable transcript to standard output.
+``replay SCRIPT [--rewrite] [--trace FILE]``
+    Replay a scenario script and print its transcript; exit 1 if an invariant
+    broke or an expected transcript differs (``--rewrite`` writes them).
+``fuzz ALGO --seeds K [--first-seed S] [--nodes N] [--bug NAME] [--faults PROFILE] [--param KEY=VALUE ...] [--save FILE]``
+    Run K seeded random fault schedules; check every invariant; print the
+    first violation as a shrunk script.  Exit 1 if any schedule failed.
+``bugs ALGO``
+    List the algorithm's named classic bugs, one per line.
 ``algorithms``
     List the algorithms and what they are.
 
@@ -61,9 +69,129 @@ def build_parser():
     run.add_argument("--trace", metavar="FILE",
                      help="write the trace as JSON Lines to FILE instead of a transcript to stdout")
 
+    replay = commands.add_parser(
+        "replay", help="replay a scenario script and print its transcript",
+        description="Replay a scenario script. Exit status 1 if an invariant broke or an expected "
+                    "transcript differs, 2 if the script is malformed.")
+    replay.add_argument("script", metavar="SCRIPT", help="the scenario script (text file)")
+    replay.add_argument("--rewrite", action="store_true",
+                        help="write each command's expected transcript into SCRIPT instead of comparing")
+    replay.add_argument("--trace", metavar="FILE", help="also write the JSON Lines trace to FILE")
+
+    fuzz = commands.add_parser(
+        "fuzz", help="hunt for invariant violations with random fault schedules",
+        description="Run seeded random fault schedules of ALGO, check every invariant, and print the "
+                    "first violation as a shrunk scenario script.",
+        epilog="fault profiles: none, crash, lossy, partition, chaos\nalgorithms:\n" + _algorithms_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    fuzz.add_argument("algo", metavar="ALGO")
+    fuzz.add_argument("--seeds", type=int, required=True, metavar="K", help="number of schedules")
+    fuzz.add_argument("--first-seed", type=int, default=0, metavar="S", help="first seed (default 0)")
+    fuzz.add_argument("--nodes", type=int, default=5, metavar="N", help="cluster size (default 5)")
+    fuzz.add_argument("--bug", action="append", default=[], metavar="NAME",
+                      help="switch on a named bug (repeatable; see 'bugs ALGO')")
+    fuzz.add_argument("--faults", default="chaos", metavar="PROFILE",
+                      help="none, crash, lossy, partition or chaos (default)")
+    fuzz.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                      help="protocol parameter (repeatable)")
+    fuzz.add_argument("--ticks", type=int, default=None, metavar="T", help="length of each schedule")
+    fuzz.add_argument("--save", metavar="FILE", help="also write the shrunk script to FILE")
+
+    bugs = commands.add_parser("bugs", help="list an algorithm's named bugs",
+                               description="List the named classic bugs of ALGO, one per line.")
+    bugs.add_argument("algo", metavar="ALGO")
+
     commands.add_parser("algorithms", help="list the algorithms",
                         description="List the algorithms fttoolkit can run.")
     return parser
+
+
+def _params(pairs):
+    from .scenario import _value
+    out = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise FtError(f"--param takes KEY=VALUE; got {pair!r}")
+        out[key] = _value(text)
+    return out
+
+
+def _replay(args):
+    from .scenario import parse, replay, rewrite
+    try:
+        with open(args.script, encoding="utf-8") as fp:
+            text = fp.read()
+    except OSError as exc:
+        raise FtError(f"cannot read the script {args.script!r}: {exc.strerror}") from None
+    if args.rewrite:
+        new = rewrite(text)
+        with open(args.script, "w", encoding="utf-8") as fp:
+            fp.write(new)
+        print(f"rewrote the expected transcripts in {args.script}")
+    result = replay(parse(open(args.script, encoding="utf-8").read()))
+    door = result.door
+    print(door.trace.transcript())
+    if args.trace:
+        with open(args.trace, "w", encoding="utf-8", newline="\n") as fp:
+            door.trace.write_jsonl(fp)
+    for command, expected, actual in result.mismatches:
+        print(f"# line {command.line}: {command.text}: the transcript differs from the expected one")
+        for line in expected:
+            if line not in actual:
+                print(f"#   - {line}")
+        for line in actual:
+            if line not in expected:
+                print(f"#   + {line}")
+    broken = result.violations
+    summary = f"# {door.name}: {len(result.script.commands)} commands, {len(door.trace)} events, t={door.now}"
+    if broken:
+        summary += f", {len(broken)} invariant violation(s): " + "; ".join(e.describe() for e in broken)
+    print(summary)
+    return EXIT_FAIL if (broken or result.mismatches) else EXIT_OK
+
+
+def _fuzz(args):
+    from .check.fuzz import fuzz
+    from .scenario import schedule_to_script
+    door_class = door_for(args.algo)
+    if args.nodes < 1:
+        raise FtError(f"--nodes must be at least 1; got {args.nodes}")
+    if args.ticks is not None and args.ticks < 1:
+        raise FtError(f"--ticks must be at least 1; got {args.ticks}")
+    known = door_class.bug_list()
+    for bug in args.bug:
+        if bug not in known:
+            raise FtError(f"unknown bug {bug!r} for {args.algo}; known bugs: {', '.join(sorted(known))}")
+    params = _params(args.param)
+    door_class(nodes=1, **params)   # checks the parameter names and values now
+    report = fuzz(door_class, args.seeds, first_seed=args.first_seed, nodes=args.nodes, bugs=args.bug,
+                  profile=args.faults, params=params, ticks=args.ticks)
+    if report.failures:
+        first = report.failures[0]
+        violation = first.violations[0]
+        settings = ", ".join(f"{k}={v}" for k, v in first.config.items())
+        print(f"seed {first.seed}: {violation}")
+        print(f"invariant: {violation.invariant}")
+        print(f"configuration: {settings}")
+        shrunk = first.shrunk or first.schedule
+        description = [f"{args.algo}: {violation}",
+                       f"found by: fuzz {args.algo} --faults {args.faults} seed {first.seed}"
+                       + "".join(f" --bug {b}" for b in args.bug),
+                       f"shrunk from {len(first.schedule.actions)} to {len(shrunk.actions)} actions; "
+                       f"replay with: python -m fttoolkit replay FILE"]
+        text = schedule_to_script(shrunk, description).render()
+        print(f"shrunk from {len(first.schedule.actions)} to {len(shrunk.actions)} actions:")
+        print(text, end="")
+        if args.save:
+            try:
+                with open(args.save, "w", encoding="utf-8") as fp:
+                    fp.write(text)
+            except OSError as exc:
+                raise FtError(f"cannot write {args.save!r}: {exc.strerror}") from None
+            print(f"saved to {args.save}")
+    print(f"{args.algo}: {report.schedules} schedules, {report.violations} violations")
+    return EXIT_FAIL if report.violations else EXIT_OK
 
 
 def _run(args):
@@ -101,6 +229,14 @@ def main(argv=None):
         if args.command == "algorithms":
             print(_algorithms_text())
             return EXIT_OK
+        if args.command == "bugs":
+            for name, text in sorted(door_for(args.algo).bug_list().items()):
+                print(f"{name}  {text}")
+            return EXIT_OK
+        if args.command == "replay":
+            return _replay(args)
+        if args.command == "fuzz":
+            return _fuzz(args)
         return _run(args)
     except FtError as exc:
         print(f"fttoolkit: error: {exc}", file=sys.stderr)

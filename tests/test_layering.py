@@ -15,7 +15,8 @@ ALLOWED = {
     "core": ({"core"}, set()),
     "algorithms": ({"core", "algorithms"}, set()),
     "sim": ({"core", "algorithms", "sim"}, {"networkx"}),
-    "doors": ({"core", "algorithms", "sim", "doors"}, {"networkx"}),
+    "check": ({"core", "algorithms", "sim", "check"}, set()),
+    "doors": ({"core", "algorithms", "sim", "check", "doors"}, {"networkx"}),
 }
 
 

@@ -34,7 +34,13 @@ Its bug zoo shows why each step is where it is:
     makes it deliver again after restart;
 ``ack-before-persist``
     acknowledges before forcing the record: a crash between the two loses the
-    message while the sender thinks it arrived.
+    message while the sender thinks it arrived;
+``forget-counter``
+    does not recover its message counter after a restart, so it reuses message
+    ids: two different values travel under one id.
+
+The checkers: ``INVARIANTS`` (Integrity, No creation, One value per id) hold
+after every step; ``LIVENESS`` (Agreement) must hold once faults stop.
 
 Examples
 --------
@@ -48,10 +54,11 @@ Examples
 """
 
 from ..core.intentions import Torn
+from ..core.invariants import Invariant, Liveness, Violation
 from ..core.messages import Message, Timer
 from ..core.node import Node
 
-__all__ = ["BroadcastNode", "BroadcastRequest", "Rumor", "Ack", "Retransmit"]
+__all__ = ["BroadcastNode", "BroadcastRequest", "Rumor", "Ack", "Retransmit", "INVARIANTS", "LIVENESS"]
 
 
 class BroadcastRequest(Message):
@@ -94,6 +101,7 @@ class BroadcastNode(Node):
         "no-dedup": "delivers every copy it receives, duplicates and retransmissions included",
         "deliver-before-persist": "delivers a message before forcing it to stable storage",
         "ack-before-persist": "acknowledges a message before forcing it to stable storage",
+        "forget-counter": "numbers its messages from 1 again after a restart, reusing ids",
     }
 
     def on_start(self, records):
@@ -109,7 +117,7 @@ class BroadcastNode(Node):
             self.seen[msg_id] = value
             self.delivered.add(msg_id)
             origin, _, number = msg_id.partition(":")
-            if origin == self.id:
+            if origin == self.id and "forget-counter" not in self.bugs:
                 self.counter = max(self.counter, int(number))
             # After a restart, offer everything we know to every neighbour again.
             if self.neighbors:
@@ -173,3 +181,72 @@ class BroadcastNode(Node):
             for target in sorted(self.unacked[msg_id]):
                 self.send(target, Rumor(msg_id, self.seen[msg_id]))
         self._arm_retransmit()
+
+
+# ---------------------------------------------------------------------------------- checkers
+def _is_delivery(event):
+    return event.kind == "note" and event.data["text"] == "deliver"
+
+
+class _DeliveredOnce:
+    """History of deliveries: (node, message id) -> how many times."""
+
+    def __init__(self):
+        self.count = {}
+
+    def __call__(self, event):
+        if _is_delivery(event):
+            key = (event.node, event.data["fields"]["id"])
+            times = self.count.get(key, 0) + 1
+            self.count[key] = times
+            if times > 1:
+                return Violation("Integrity", (event.node,), f"{event.node} delivered {key[1]} {times} times")
+        return None
+
+
+class _OnlyBroadcastValues:
+    """History of the values clients asked to broadcast."""
+
+    def __init__(self):
+        self.values = set()
+
+    def __call__(self, event):
+        if event.kind == "request" and isinstance(event.data["msg"], BroadcastRequest):
+            self.values.add(event.data["msg"].value)
+        elif _is_delivery(event) and event.data["fields"]["value"] not in self.values:
+            value = event.data["fields"]["value"]
+            return Violation("No creation", (event.node,), f"{event.node} delivered {value!r}, which no client broadcast")
+        return None
+
+
+def _one_value_per_id(nodes):
+    holder = {}
+    found = []
+    for node_id in nodes:
+        for msg_id, value in nodes[node_id].seen.items():
+            first = holder.setdefault(msg_id, (node_id, value))
+            if first[1] != value:
+                found.append(Violation("One value per id", (first[0], node_id),
+                                       f"{msg_id} is {first[1]!r} at {first[0]} but {value!r} at {node_id}"))
+    return found
+
+
+def _agreement(nodes):
+    every = set().union(*(n.delivered for n in nodes.values())) if nodes else set()
+    return [Violation("Agreement", (node_id,), f"{node_id} never delivered {', '.join(sorted(every - n.delivered))}")
+            for node_id, n in nodes.items() if every - n.delivered]
+
+
+#: Safety: checked after every step.
+INVARIANTS = [
+    Invariant("Integrity: a node delivers each message at most once, across crashes", observe=_DeliveredOnce),
+    Invariant("No creation: a node delivers only values some client broadcast", observe=_OnlyBroadcastValues),
+    Invariant("One value per id: no two nodes hold different values under one message id",
+              check=_one_value_per_id),
+]
+
+#: Liveness: checked once faults have stopped and the network has been calm.
+LIVENESS = [
+    Liveness("Agreement: every running node delivers every message any node delivered",
+             check=_agreement, within_ticks=1500),
+]

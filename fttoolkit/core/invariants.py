@@ -28,7 +28,7 @@ Examples
 
 from dataclasses import dataclass
 
-__all__ = ["Invariant", "Liveness", "Violation"]
+__all__ = ["Invariant", "Liveness", "Violation", "as_violations"]
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,8 @@ class Violation:
         return f"{self.invariant}{where}: {self.detail}"
 
 
-def _as_list(result):
+def as_violations(result):
+    """Normalise a check's result (``None``, one violation or several) to a list."""
     if result is None:
         return []
     if isinstance(result, Violation):
@@ -66,10 +67,11 @@ class Invariant:
     check : callable, optional
         ``check(nodes) -> None | Violation | list``, over the running nodes
         (a dict of node id to node object), called after every step.
-    observe : callable, optional
-        A factory: ``observe()`` returns a fresh function ``f(event) -> None |
-        Violation | list`` that sees every trace event of one run, in order,
-        and may keep history in its closure.
+    observe : class, optional
+        A factory (usually a class): ``observe()`` returns a fresh callable
+        ``f(event) -> None | Violation | list`` that sees every trace event of
+        one run, in order, keeping its history in its own attributes (not in
+        a closure: snapshots copy it with :func:`copy.deepcopy`).
     """
 
     def __init__(self, title, check=None, observe=None):
@@ -90,14 +92,11 @@ class Invariant:
 
     def evaluate(self, nodes):
         """Return the violations in the current states (a list, empty if none)."""
-        return _as_list(self._check(nodes)) if self._check else []
+        return as_violations(self._check(nodes)) if self._check else []
 
     def observer(self):
-        """Return a fresh history observer ``f(event) -> list of violations``."""
-        if self._observe is None:
-            return None
-        fn = self._observe()
-        return lambda event: _as_list(fn(event))
+        """Return a fresh history observer ``f(event) -> None | Violation | list``."""
+        return None if self._observe is None else self._observe()
 
     def __repr__(self):
         return f"Invariant({self.title!r})"
@@ -125,7 +124,7 @@ class Liveness:
 
     def evaluate(self, nodes):
         """Return the violations (a list, empty if progress was made)."""
-        return _as_list(self._check(nodes))
+        return as_violations(self._check(nodes))
 
     def __repr__(self):
         return f"Liveness({self.title!r}, within_ticks={self.within_ticks})"

@@ -12,6 +12,9 @@ front door is built and driven the same way::
     cluster.trace
 """
 
+import copy
+
+from ..check.monitor import Monitor, check_liveness
 from ..core.errors import BadParameter
 from ..sim.network import LinkSettings
 from ..sim.simulation import Simulation
@@ -52,6 +55,11 @@ class FrontDoor:
     delay, loss, duplicate, reorder : optional
         Default network settings (delay in ticks as a number or a
         ``(low, high)`` range; the others probabilities in [0, 1]).
+    check : bool
+        Check the algorithm's invariants after every step (violations show in
+        the trace and in :attr:`violations`).
+    halt : bool
+        Stop automatic runs at the first violation.
     **params
         Protocol parameters (see ``Door.node_class.params``).
     """
@@ -62,8 +70,39 @@ class FrontDoor:
     node_class = None
     #: One line for ``python -m fttoolkit --help``.
     summary = ""
+    #: Safety invariants (:class:`fttoolkit.core.Invariant`) checked after every step.
+    invariants = ()
+    #: Liveness checks (:class:`fttoolkit.core.Liveness`) for after the faults stop.
+    liveness = ()
+    #: Steps between time-travel snapshots (memory stays bounded: older ones are thinned out).
+    snapshot_every = 500
+    #: The algorithm's own script commands: name -> usage (see :mod:`fttoolkit.scenario`).
+    script_commands = {}
+    #: Length of one fuzzed schedule, in ticks, and client requests in it.
+    fuzz_ticks = 3000
+    fuzz_requests = 4
+    #: Topologies the fuzzer may choose from (swarm testing): "complete", "ring", "path".
+    fuzz_topologies = ("complete",)
 
-    def __init__(self, nodes=3, seed=0, bugs=(), **params):
+    @classmethod
+    def topology(cls, kind, count):
+        """Return the cluster for a named topology: a count (complete graph) or a networkx graph."""
+        import networkx as nx
+        from ..core.ids import node_ids
+        ids = node_ids(count)
+        if kind == "complete":
+            return count
+        graph = nx.Graph()
+        graph.add_nodes_from(ids)
+        if kind == "ring":
+            graph.add_edges_from(zip(ids, ids[1:] + ids[:1]) if count > 2 else zip(ids, ids[1:]))
+        elif kind == "path":
+            graph.add_edges_from(zip(ids, ids[1:]))
+        else:
+            raise BadParameter(f"unknown topology {kind!r}; topologies: complete, ring, path")
+        return graph
+
+    def __init__(self, nodes=3, seed=0, bugs=(), check=True, halt=False, **params):
         if isinstance(bugs, str):
             bugs = [bugs]
         network = {k: params.pop(k) for k in _NETWORK_KEYS if k in params}
@@ -74,6 +113,14 @@ class FrontDoor:
                 raise BadParameter(f"{type(self).__name__} has no parameter {key!r}; allowed: {allowed}")
         self.sim = Simulation(self.node_class, topology=nodes, seed=seed, params=params, bugs=bugs,
                               network=network, name=self.name)
+        self.sim.snapshot_every = self.snapshot_every
+        if check and self.invariants:
+            Monitor.attach(self.sim, self.invariants, halt=halt)
+
+    @classmethod
+    def bug_list(cls):
+        """The named bugs of this algorithm: name -> one-line description."""
+        return dict(cls.node_class.bugs)
 
     # ---- set-up -------------------------------------------------------------------------
     def add_node(self, node_id=None, links=None):
@@ -129,9 +176,15 @@ class FrontDoor:
         return self.sim.execute(node_id)
 
     # ---- faults -------------------------------------------------------------------------
-    def crash(self, node_id, tear=None, lose_disk=False, at=None):
-        """Crash a node now (or at tick ``at``); see :meth:`Simulation.crash`."""
-        return self._now_or_later(at, "crash", node_id, tear=tear, lose_disk=lose_disk)
+    def crash(self, node_id, tear=None, lose_disk=False, after=None, skip=0, at=None):
+        """Crash a node now (or at tick ``at``); ``after=K`` arms a crash point instead.
+
+        See :meth:`fttoolkit.sim.Simulation.crash`.
+        """
+        kwargs = {"tear": tear, "lose_disk": lose_disk}
+        if after is not None:
+            kwargs.update(after=after, skip=skip)
+        return self._now_or_later(at, "crash", node_id, **kwargs)
 
     def restart(self, node_id, at=None):
         """Restart a crashed node from its stable storage, now or at tick ``at``."""
@@ -170,6 +223,32 @@ class FrontDoor:
             return getattr(self.sim, action)(*args, **kwargs)
         return self.sim.schedule(at, action, *args, **kwargs)
 
+    # ---- time travel --------------------------------------------------------------------
+    @property
+    def steps(self):
+        """Steps taken so far (the position on the timeline)."""
+        return self.sim.steps
+
+    def rewind(self, step):
+        """Go back (or forward again) to just after step ``step``; see :meth:`Simulation.rewind`."""
+        return self.sim.rewind(step)
+
+    def fork(self):
+        """Return an independent copy of this cluster at this point, to make other choices."""
+        other = copy.copy(self)
+        other.sim = self.sim.fork()
+        return other
+
+    # ---- checking -----------------------------------------------------------------------
+    @property
+    def violations(self):
+        """The broken invariants so far, as ``violation`` trace events."""
+        return self.sim.violations
+
+    def check_liveness(self):
+        """Evaluate the liveness checks now (meaningful once faults stopped and the network is calm)."""
+        return check_liveness(self.sim, self.liveness)
+
     # ---- looking ------------------------------------------------------------------------
     @property
     def trace(self):
@@ -204,6 +283,21 @@ class FrontDoor:
     def workload(self, until, requests=3):
         """Schedule a default client workload of ``requests`` requests before tick ``until``."""
         raise NotImplementedError(f"{type(self).__name__} defines no default workload")
+
+    def script_command(self, name, args, line, at=None):
+        """Carry out one of :attr:`script_commands` (now, or at tick ``at``)."""
+        raise NotImplementedError(name)
+
+    # ---- scripts ------------------------------------------------------------------------
+    def to_script(self, description=()):
+        """This run so far, manual choices included, as a scenario script (text)."""
+        from ..scenario import to_script
+        return to_script(self, description).render()
+
+    def save_script(self, path, description=()):
+        """Write :meth:`to_script` to ``path``."""
+        with open(path, "w", encoding="utf-8") as fp:
+            fp.write(self.to_script(description))
 
     def __repr__(self):
         return f"<{type(self).__name__} " + repr(self.sim)[len("<Simulation "):]

@@ -1,6 +1,6 @@
 """``fttoolkit.Broadcast``: reliable flooding broadcast, the demo protocol of Chapter 0."""
 
-from ..algorithms.broadcast import BroadcastNode, BroadcastRequest
+from ..algorithms.broadcast import INVARIANTS, LIVENESS, BroadcastNode, BroadcastRequest
 from ..core.errors import BadParameter
 from .base import FrontDoor, register
 
@@ -23,6 +23,10 @@ class Broadcast(FrontDoor):
     name = "broadcast"
     node_class = BroadcastNode
     summary = "reliable flooding broadcast with acks and retransmission (Chapter 0 demo)"
+    invariants = INVARIANTS
+    liveness = LIVENESS
+    script_commands = {"broadcast": "broadcast NODE VALUE"}
+    fuzz_topologies = ("complete", "ring", "path")
 
     def broadcast(self, node_id, value, at=None, client="client"):
         """Ask ``node_id`` to broadcast ``value``, now or at tick ``at``."""
@@ -32,6 +36,13 @@ class Broadcast(FrontDoor):
             raise BadParameter(f"a broadcast value must be immutable (a number, string or tuple); "
                                f"got {value!r}") from None
         return self._now_or_later(at, "request", node_id, BroadcastRequest(value), client=client)
+
+    def script_command(self, name, args, line, at=None):
+        """``broadcast NODE VALUE`` (the value is a Python literal, or else a word)."""
+        from ..scenario import ScriptError, _value
+        if len(args) != 2:
+            raise ScriptError(f"line {line}: usage: broadcast NODE VALUE")
+        self.broadcast(args[0], _value(args[1]), at=at)
 
     def delivered(self):
         """Node id -> the message ids it has delivered (``None`` for a crashed node)."""

@@ -20,6 +20,8 @@ Event kinds
     a client's request into the cluster and a node's reply to a client.
 ``partitioned``, ``healed``, ``clogged``, ``unclogged``, ``network``, ``link``, ``clock``
     faults and changes of the network or of a node's clock rate.
+``violation``
+    an invariant broke (reported by a checker such as :class:`fttoolkit.check.Monitor`).
 """
 
 import dataclasses
@@ -120,6 +122,9 @@ class Event:
             return f"{self.node} {d['text']}{extra}"
         if kind == "role":
             return f"{self.node} {d['old']} -> {d['new']}"
+        if kind == "violation":
+            where = f" at {', '.join(d['nodes'])}" if d["nodes"] else ""
+            return f"{d['invariant']}{where}: {d['detail']}"
         if kind == "request":
             return f"{d['client']}->{self.node} {d['msg']!r}"
         if kind == "reply":

@@ -1,0 +1,172 @@
+"""Simulator throughput against SimPy on the same token-passing workload.
+
+The workload: N nodes, K tokens, each token making H hops (K * H deliveries in
+all).  Token ``t`` starts at node ``t % N``; a node that sends hop ``h`` of
+token ``t`` sends it to ``next_hop(t, h, node)`` (a pure function, no RNG)
+after a fixed one-way delay D; whoever receives hop ``h`` sends hop ``h + 1``
+at once, until hop ``H - 1`` has been delivered.
+
+Both sides deliver exactly the same messages in the same order: fttoolkit
+orders its heap by ``(tick, priority, sequence)`` and, on fixed-delay FIFO
+links, a message is sent right after the delivery that caused it; SimPy
+orders same-time events by insertion (eid) and a process resumed by its
+timeout schedules the next one at once.  Each side records every delivery as
+``(tick, src, dst, t, h)`` (fttoolkit in its always-on trace, SimPy with one
+list append per delivery) and the two sequences are asserted equal before
+anything is reported.
+
+The SimPy side is written for speed, the way an experienced SimPy user would:
+one process per token, which sleeps ``env.timeout(D)`` per hop (no per-node
+Store, no per-message helper process).
+
+Prints one JSON object per line:
+  {"bench": "sim-token-ring-deliveries-per-second", "value": V, "unit": "deliveries/s"}
+  {"bench": "simpy-token-ring-deliveries-per-second", "value": V, "unit": "deliveries/s"}
+  {"bench": "sim-vs-simpy-token-ring", "vs": "simpy", "ratio": R}
+R = SimPy's time / fttoolkit's time (above 1 means fttoolkit is faster); best of --repeat runs.
+Run: .venv/bin/python bench/sim_vs_simpy.py [--nodes N] [--tokens K] [--hops H] [--repeat R] [--quick]
+"""
+
+import argparse
+import gc
+import json
+import sys
+import time
+
+import simpy
+
+from fttoolkit.core.ids import node_ids
+from fttoolkit.core.messages import Message
+from fttoolkit.core.node import Node
+from fttoolkit.sim.simulation import Simulation
+
+DEFAULTS = {"nodes": 10, "tokens": 50, "hops": 2000}   # 100,000 deliveries
+QUICK = {"tokens": 20, "hops": 100}                     # 2,000 deliveries
+DELAY = 10                                              # fixed one-way delay, in ticks
+
+
+def next_hop(t, h, node, n):
+    """The node (index 0..n-1) that receives hop ``h`` of token ``t`` sent by ``node``; never ``node``."""
+    return (node + 1 + (t * 7 + h * 13) % (n - 1)) % n
+
+
+# ======================================================================== fttoolkit side
+class Token(Message):
+    t: int
+    h: int
+
+
+class TokenNode(Node):
+    """Starts the tokens whose origin it is; forwards every token it receives."""
+
+    params = {"tokens": 50, "hops": 2000}
+
+    def on_start(self, records):
+        self.n = len(self.peers) + 1
+        self.index = int(self.id[1:]) - 1          # "n1" -> 0
+        self.names = node_ids(self.n)
+        self.hops = self.params["hops"]
+        for t in range(self.index, self.params["tokens"], self.n):
+            self.send(self.names[next_hop(t, 0, self.index, self.n)], Token(t, 0))
+
+    def on_token(self, msg, sender):
+        h = msg.h + 1
+        if h < self.hops:
+            self.send(self.names[next_hop(msg.t, h, self.index, self.n)], Token(msg.t, h))
+
+
+def run_fttoolkit(nodes, tokens, hops, delay):
+    """Build and run the simulation; return it (its trace holds the deliveries)."""
+    sim = Simulation(TokenNode, topology=nodes, seed=1, params={"tokens": tokens, "hops": hops},
+                     network={"delay": delay})
+    sim.run(max_steps=2 * tokens * hops + 10 * nodes + 10)
+    return sim
+
+
+def fttoolkit_deliveries(sim):
+    """The deliveries of a finished run as ``(tick, src, dst, t, h)``, node ids as indexes."""
+    index = {name: i for i, name in enumerate(node_ids(len(sim.ids)))}
+    out = []
+    for e in sim.trace.filter("delivered"):
+        d = e.data
+        msg = d["msg"]
+        out.append((e.tick, index[d["src"]], index[d["dst"]], msg.t, msg.h))
+    return out
+
+
+# ============================================================================ SimPy side
+def run_simpy(nodes, tokens, hops, delay):
+    """Build and run the SimPy model; return the list of deliveries ``(tick, src, dst, t, h)``."""
+    env = simpy.Environment()
+    log = []
+    record = log.append
+    timeout = env.timeout
+
+    def token(t, node):
+        for h in range(hops):
+            dst = next_hop(t, h, node, nodes)
+            yield timeout(delay)
+            record((env.now, node, dst, t, h))
+            node = dst
+
+    # Same start order as fttoolkit: origin nodes in order, each one's tokens in order.
+    for origin in range(nodes):
+        for t in range(origin, tokens, nodes):
+            env.process(token(t, origin))
+    env.run()
+    return log
+
+
+# ================================================================================ driver
+def timed(fn, *args):
+    gc.collect()
+    start = time.perf_counter()
+    result = fn(*args)
+    return time.perf_counter() - start, result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", type=int, default=None, help=f"default {DEFAULTS['nodes']}")
+    parser.add_argument("--tokens", type=int, default=None, help=f"default {DEFAULTS['tokens']}")
+    parser.add_argument("--hops", type=int, default=None, help=f"default {DEFAULTS['hops']}")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--quick", action="store_true",
+                        help=f"small size ({QUICK['tokens']} tokens x {QUICK['hops']} hops) for tests")
+    parser.add_argument("--details", action="store_true", help="also print times and event counts on stderr")
+    args = parser.parse_args()
+    sizes = dict(DEFAULTS, **(QUICK if args.quick else {}))
+    nodes, tokens, hops = (sizes[k] if getattr(args, k) is None else getattr(args, k)
+                           for k in ("nodes", "tokens", "hops"))
+    if nodes < 2 or tokens < 1 or hops < 1 or args.repeat < 1:
+        parser.error("need --nodes >= 2, --tokens >= 1, --hops >= 1 and --repeat >= 1")
+    total = tokens * hops
+
+    best_sim = best_simpy = None
+    for _ in range(args.repeat):
+        t_sim, sim = timed(run_fttoolkit, nodes, tokens, hops, DELAY)
+        sim_log, sim_events, sim_steps = fttoolkit_deliveries(sim), len(sim.trace), sim.steps
+        del sim   # free the trace first: live objects would slow the other side's garbage collections
+        t_simpy, simpy_log = timed(run_simpy, nodes, tokens, hops, DELAY)
+        assert len(sim_log) == total, f"fttoolkit delivered {len(sim_log)} messages, expected {total}"
+        assert sim_log == simpy_log, "fttoolkit and SimPy delivered different sequences"
+        if best_sim is None or t_sim < best_sim:
+            best_sim, events, steps = t_sim, sim_events, sim_steps
+        best_simpy = t_simpy if best_simpy is None else min(best_simpy, t_simpy)
+        del sim_log, simpy_log
+
+    print(json.dumps({"bench": "sim-token-ring-deliveries-per-second", "value": round(total / best_sim),
+                      "unit": "deliveries/s"}))
+    print(json.dumps({"bench": "simpy-token-ring-deliveries-per-second", "value": round(total / best_simpy),
+                      "unit": "deliveries/s"}))
+    print(json.dumps({"bench": "sim-vs-simpy-token-ring", "vs": "simpy", "ratio": round(best_simpy / best_sim, 3)}))
+    if args.details:
+        print(f"{nodes} nodes, {tokens} tokens x {hops} hops = {total} deliveries, delay {DELAY}; "
+              f"best of {args.repeat}\n"
+              f"fttoolkit: {best_sim:.3f} s, {events} trace events ({events / best_sim:,.0f} events/s), "
+              f"{steps} steps ({steps / best_sim:,.0f} steps/s)\n"
+              f"SimPy:     {best_simpy:.3f} s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
