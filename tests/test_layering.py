@@ -16,7 +16,8 @@ ALLOWED = {
     "algorithms": ({"core", "algorithms"}, set()),
     "sim": ({"core", "algorithms", "sim"}, {"networkx"}),
     "check": ({"core", "algorithms", "sim", "check"}, set()),
-    "doors": ({"core", "algorithms", "sim", "check", "doors"}, {"networkx"}),
+    # The front doors and the scenario scripts form the top layer together.
+    "doors": ({"core", "algorithms", "sim", "check", "doors", "scenario"}, {"networkx"}),
 }
 
 
