@@ -19,47 +19,62 @@ __all__ = ["Intention", "Send", "SetTimer", "CancelTimer", "Persist", "Note", "T
 
 
 class Intention:
-    """Base class of the five kinds of intention."""
+    """Base class of the five kinds of intention (small values compared by their fields)."""
 
     __slots__ = ()
+    _fields = ()
+
+    def _values(self):
+        return tuple(getattr(self, f) for f in self._fields)
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other._values() == self._values()
+
+    def __hash__(self):
+        return hash((type(self).__name__,) + self._values())
 
 
-@dataclass(frozen=True, slots=True, repr=False)
 class Send(Intention):
     """Send ``msg`` to node (or client) ``to``."""
 
-    to: str
-    msg: Message
+    __slots__ = _fields = ("to", "msg")
+
+    def __init__(self, to, msg):
+        self.to = to
+        self.msg = msg
 
     def __repr__(self):
         return f"Send(->{self.to} {self.msg!r})"
 
 
-@dataclass(frozen=True, slots=True, repr=False)
 class SetTimer(Intention):
     """Arm ``timer`` to fire after ``after_ticks`` ticks of the node's own clock.
 
     An equal timer that is already armed is replaced (its countdown restarts).
     """
 
-    timer: Timer
-    after_ticks: int
+    __slots__ = _fields = ("timer", "after_ticks")
+
+    def __init__(self, timer, after_ticks):
+        self.timer = timer
+        self.after_ticks = after_ticks
 
     def __repr__(self):
         return f"SetTimer({self.timer!r} in {self.after_ticks})"
 
 
-@dataclass(frozen=True, slots=True, repr=False)
 class CancelTimer(Intention):
     """Disarm every armed timer equal to ``timer`` (nothing happens if none is)."""
 
-    timer: Timer
+    __slots__ = _fields = ("timer",)
+
+    def __init__(self, timer):
+        self.timer = timer
 
     def __repr__(self):
         return f"CancelTimer({self.timer!r})"
 
 
-@dataclass(frozen=True, slots=True, repr=False)
 class Persist(Intention):
     """Append ``records`` to the node's stable storage, in order.
 
@@ -67,18 +82,23 @@ class Persist(Intention):
     torn: see :class:`Torn`.
     """
 
-    records: tuple
+    __slots__ = _fields = ("records",)
+
+    def __init__(self, records):
+        self.records = records
 
     def __repr__(self):
         return "Persist(" + ", ".join(repr(r) for r in self.records) + ")"
 
 
-@dataclass(frozen=True, slots=True, repr=False)
 class Note(Intention):
     """An annotation for the trace and the viewers (``"became leader"``)."""
 
-    text: str
-    fields: tuple = ()
+    __slots__ = _fields = ("text", "fields")
+
+    def __init__(self, text, fields=()):
+        self.text = text
+        self.fields = fields
 
     def __repr__(self):
         extra = "".join(f", {k}={v!r}" for k, v in self.fields)

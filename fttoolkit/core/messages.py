@@ -50,6 +50,17 @@ def fields_of(value):
     return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
 
 
+def _check_hashable(self):
+    """Refuse mutable field values: a list sent or stored could later change under the receiver."""
+    try:
+        hash(self)
+    except TypeError:
+        raise TypeError(
+            f"{type(self).__name__}: a message or timer must be immutable (numbers, strings, tuples, "
+            f"frozensets, frozen dataclasses), so that changing the sender's memory later cannot "
+            f"change it; got {[getattr(self, f.name) for f in dataclasses.fields(self)]!r}") from None
+
+
 class _Value:
     """Common behaviour of messages and timers."""
 
@@ -60,6 +71,8 @@ class _Value:
         super().__init_subclass__(**kwargs)
         if "__annotations__" not in cls.__dict__:
             cls.__annotations__ = {}
+        if "__post_init__" not in cls.__dict__:
+            cls.__post_init__ = _check_hashable
         dataclasses.dataclass(cls, frozen=True, repr=False, eq=True)
         cls.handler_name = handler_name_for(cls.__name__)
         cls._field_names = tuple(f.name for f in dataclasses.fields(cls))

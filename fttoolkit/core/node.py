@@ -121,8 +121,7 @@ class Node:
         """Record the intention to send ``msg`` to ``to``."""
         if not isinstance(msg, Message):
             raise TypeError(f"{self.id}: send() needs a Message, got {msg!r}")
-        _check_immutable(self.id, "a message", msg)
-        self._intentions.append(Send(to, msg))
+        self._intentions.append(Send(to, msg))   # messages are immutable by construction
 
     def broadcast(self, msg, to=None):
         """Send ``msg`` to every peer (or to each id in ``to``), in natural order."""
@@ -133,7 +132,6 @@ class Node:
         """Record the intention to arm ``timer`` after ``after_ticks`` ticks of the local clock."""
         if not isinstance(timer, Timer):
             raise TypeError(f"{self.id}: set_timer() needs a Timer, got {timer!r}")
-        _check_immutable(self.id, "a timer", timer)
         if not isinstance(after_ticks, int) or after_ticks < 0:
             raise BadParameter(f"{self.id}: a timer needs a whole number of ticks >= 0; got {after_ticks!r}")
         self._intentions.append(SetTimer(timer, after_ticks))
@@ -168,7 +166,6 @@ class Node:
             raise NoHandler(
                 f"{type(self).__name__} has no handler for the {kind} {type(what).__name__}: "
                 f"define {name}(self, {arg}{extra})")
-        self._intentions = []
         try:
             fn(self, *args)
         except Exception as exc:  # a bug in protocol code: say where it happened
@@ -181,7 +178,18 @@ class Node:
 
     def handle_message(self, msg, sender):
         """Run the handler for ``msg`` and return the intentions it recorded."""
-        return self._run(msg.handler_name, (msg, sender), msg)
+        fn = self._handlers.get(msg.handler_name)
+        if fn is None:
+            return self._run(msg.handler_name, (msg, sender), msg)   # raises NoHandler
+        try:
+            fn(self, msg, sender)
+        except Exception as exc:  # a bug in protocol code: say where it happened
+            self._intentions = []
+            raise HandlerError(
+                f"{self.id}.{msg.handler_name}({msg!r}) raised {type(exc).__name__}: {exc} "
+                f"(local time {self.now})") from exc
+        out, self._intentions = self._intentions, []
+        return out
 
     def handle_timer(self, timer):
         """Run the handler for ``timer`` and return the intentions it recorded."""

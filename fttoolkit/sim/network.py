@@ -146,6 +146,7 @@ class Network:
         self.defaults = defaults or LinkSettings()
         self.overrides = {}          # (src, dst) -> {setting: value} set for that link only
         self._resolved = {}          # (src, dst) -> LinkSettings, a cache of defaults + overrides
+        self._deterministic = None   # cache: no link draws anything at random
         self.cuts = frozenset()      # directed pairs whose messages are dropped
         self.partition_groups = ()   # as given, for display
         self.clogged = set()         # directed pairs whose messages are held
@@ -167,6 +168,20 @@ class Network:
     def has_link(self, src, dst):
         """Return whether the topology has a link from ``src`` to ``dst``."""
         return self.graph.has_edge(src, dst)
+
+    @property
+    def deterministic(self):
+        """True when every link has a fixed delay and neither loses nor duplicates messages.
+
+        Then sending draws no random numbers at all: nothing about the network
+        is random, and turning loss on later cannot shift any delay.
+        """
+        if self._deterministic is None:
+            def fixed(settings):
+                return settings.delay[0] == settings.delay[1] and not settings.loss and not settings.duplicate
+            self._deterministic = fixed(self.defaults) and all(
+                fixed(self.settings(*pair)) for pair in self.overrides)
+        return self._deterministic
 
     def settings(self, src, dst):
         """Return the settings of the link ``src -> dst``: the defaults, with its own overrides."""
@@ -191,11 +206,13 @@ class Network:
         for pair in pairs:
             self.overrides.setdefault(pair, {}).update({k: getattr(checked, k) for k in changes})
         self._resolved.clear()
+        self._deterministic = None
 
     def set_defaults(self, **changes):
         """Change the default settings; a link's own overrides still win for what they name."""
         self.defaults = LinkSettings.checked(self.defaults, **changes)
         self._resolved.clear()
+        self._deterministic = None
 
     def partition(self, groups, oneway=False, down=()):
         """Cut the network between ``groups`` (replacing any earlier partition).

@@ -32,6 +32,7 @@ True
 
 import copy
 import functools
+import gc
 import heapq
 import math
 from collections import deque
@@ -44,12 +45,13 @@ from ..core.messages import Message
 from .faults import FaultInjector, FaultPlan
 from .network import LinkSettings, Network, make_graph
 from .streams import Streams, check_seed
-from .trace import Trace
+from .trace import Event, Trace
 
 __all__ = ["Simulation", "InFlight", "ArmedTimer", "QueuedIntention", "StepLimit", "LogEntry"]
 
 # Priorities of heap entries due at the same tick: crash points being armed, other scheduled
 # actions, then timers, then messages.
+_ONE = Fraction(1)
 PRIO_ARM, PRIO_ACTION, PRIO_TIMER, PRIO_MESSAGE = -1, 0, 1, 2
 
 #: The actions a test or script may schedule for a later tick.
@@ -356,7 +358,7 @@ class Simulation:
         self.disks.setdefault(node_id, [])
         self._timers[node_id] = {}
         self._queues[node_id] = deque()
-        self._clocks.setdefault(node_id, (self.now, self.now, Fraction(1)))
+        self._clocks.setdefault(node_id, (self.now, self.now, _ONE))
         node = self._make_node(node_id)
         self.nodes[node_id] = node
         self.up[node_id] = True
@@ -403,7 +405,8 @@ class Simulation:
     # ============================================================================ the trace
     def _emit(self, kind, node, data):
         event = self.trace.append(self.now, kind, node, data)
-        for checker in self.checkers:
+        if self.checkers:
+          for checker in self.checkers:
             checker.on_event(self, event)
         return event
 
@@ -437,7 +440,8 @@ class Simulation:
     # ======================================================================== handlers run
     def _run_handler(self, node_id, fn, args):
         node = self.nodes[node_id]
-        node.now = self.local_time(node_id)
+        anchor_now, anchor_local, rate = self._clocks[node_id]
+        node.now = (anchor_local + self.now - anchor_now) if rate is _ONE else self.local_time(node_id)
         old_role = node.role
         intentions = fn(*args)
         if node.role != old_role:
@@ -446,7 +450,8 @@ class Simulation:
             queue = self._queues[node_id]
             if not queue:
                 self._active.append(node_id)
-                self._begin_batch(node_id)
+                if self._armed or self.injector is not None:
+                    self._begin_batch(node_id)
             queue.extend(intentions)
 
     def _begin_batch(self, node_id):
@@ -470,7 +475,9 @@ class Simulation:
         """Carry out ``node_id``'s next intention, unless a crash point falls just before it."""
         queue = self._queues[node_id]
         armed = self._armed.get(node_id)
-        batch = self._batch[node_id]
+        batch = self._batch.get(node_id)
+        if batch is None:
+            batch = self._batch[node_id] = [self.now, 0, 0]
         if armed is not None and armed.get("live") and batch[2] >= armed["after"]:
             self._crash_at_point(node_id, armed)
             return
@@ -494,7 +501,10 @@ class Simulation:
     def _execute(self, node_id, queue):
         intention = queue.popleft()
         if not queue:
-            self._active.remove(node_id)
+            if self._active[0] == node_id:
+                self._active.popleft()
+            else:
+                self._active.remove(node_id)
         kind = type(intention)
         if kind is Send:
             self._send(node_id, intention.to, intention.msg)
@@ -515,37 +525,54 @@ class Simulation:
             raise TypeError(f"unknown intention {intention!r}")
 
     def _send(self, src, dst, msg):
-        if dst not in self.graph:
+        adj = self.graph._adj            # networkx's own adjacency dict (read only)
+        if dst not in adj:
             if dst in self.clients:
                 self._emit("reply", src, {"client": dst, "msg": msg})
                 return
             raise UnknownNode(f"{src} sent {msg!r} to {dst!r}, which is neither a node "
                               f"({', '.join(self.ids)}) nor a client that made a request")
-        self._next_mid += 1
-        mid = self._next_mid
+        self._next_mid = mid = self._next_mid + 1
+        now = self.now
         if src == dst:  # loopback: reliable, immediate, unaffected by faults
-            self._emit("sent", src, {"src": src, "dst": dst, "msg": msg, "mid": mid, "due": self.now})
-            self._push(self.now, PRIO_MESSAGE, InFlight(mid, src, dst, msg, self.now, self.now))
+            self._emit("sent", src, {"src": src, "dst": dst, "msg": msg, "mid": mid, "due": now})
+            self._push(now, PRIO_MESSAGE, InFlight(mid, src, dst, msg, now, now))
             return
-        # Always the same six draws per send, so that changing one fault setting (loss,
-        # duplication...) does not shift the random numbers behind every later delay.
-        rnd = self.streams.network.random
-        u_loss, u_delay, u_dup, u_order, u_copy_delay, u_copy_order = rnd(), rnd(), rnd(), rnd(), rnd(), rnd()
-        link = self.network.settings(src, dst)
-        # Both due ticks are fixed before deciding the message's fate, so that the FIFO
-        # bookkeeping of a link is the same whatever the loss setting.
-        due = self._draw_due(src, dst, link, u_delay, u_order)
-        copy_due = self._draw_due(src, dst, link, u_copy_delay, u_copy_order) if u_dup < link.duplicate else None
+        network = self.network
+        pair = (src, dst)
+        link = network._resolved.get(pair) or network.settings(src, dst)
+        if network._deterministic is True or network.deterministic:
+            # Nothing about the network is random: draw nothing.
+            u_loss = u_dup = 1.0
+            due = now + link.delay[0]
+            last_due = self._last_due
+            if due < last_due.get(pair, 0):   # a shorter delay set later must not overtake
+                due = last_due[pair]
+            last_due[pair] = due
+            copy_due = None
+        else:
+            # Always the same six draws per send, so that changing one fault setting
+            # (loss, duplication...) does not shift the random numbers behind later delays.
+            rnd = self.streams.network.random
+            u_loss, u_delay, u_dup, u_order, u_copy_delay, u_copy_order = rnd(), rnd(), rnd(), rnd(), rnd(), rnd()
+            due = self._draw_due(src, dst, link, u_delay, u_order)
+            copy_due = self._draw_due(src, dst, link, u_copy_delay, u_copy_order) if u_dup < link.duplicate else None
         data = {"src": src, "dst": dst, "msg": msg, "mid": mid, "due": due}
-        self._emit("sent", src, data)
-        if not self.network.has_link(src, dst):
+        trace = self.trace
+        if self.checkers or trace._observers:
+            self._emit("sent", src, data)
+        else:
+            events = trace._events
+            events.append(Event(len(events), now, "sent", src, data))
+        if dst not in adj[src]:
             self._drop(src, dst, msg, mid, "no link")
-        elif (src, dst) in self.network.cuts:
+        elif network.cuts and pair in network.cuts:
             self._drop(src, dst, msg, mid, "partition")
         elif u_loss < link.loss:
             self._drop(src, dst, msg, mid, "loss")
         else:
-            self._push(due, PRIO_MESSAGE, InFlight(mid, src, dst, msg, self.now, due))
+            self._seq = seq = self._seq + 1
+            heapq.heappush(self._heap, (due, PRIO_MESSAGE, seq, InFlight(mid, src, dst, msg, now, due)))
             if copy_due is not None:
                 self._copy(mid, src, dst, msg, copy_due)
 
@@ -693,18 +720,92 @@ class Simulation:
             self._end_input(entry)
 
     def _run_ticks(self, until, max_steps, stop_step=None):
+        self._ensure_started()
+        gc_was_enabled = gc.isenabled()
+        gc.disable()   # the trace only grows during a run; full collections would rescan it again and again
+        try:
+            return self._run_loop(until, max_steps, stop_step)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    def _run_loop(self, until, max_steps, stop_step):
+        # The automatic loop.  Its fast path (no crash point armed, no fault injector,
+        # no checker) inlines the two commonest steps, a message arriving and a Send
+        # being carried out; everything else goes through the general methods, which
+        # do exactly the same thing.
+        heap, active, queues = self._heap, self._active, self._queues
+        heappop = heapq.heappop
+        events = self.trace._events
+        trace = self.trace
+        up, network, nodes, clocks = self.up, self.network, self.nodes, self._clocks
+        send, carry_out, process = self._send, self._carry_out, self._process
         taken = 0
+        steps_left = max_steps
         while True:
             if self.halted is not None or (stop_step is not None and self.steps >= stop_step):
-                return taken     # stopped early: halted, or at the step a replay asked for
-            due = self.next_due()
-            if due is None or (until is not None and due > until):
+                return taken
+            if active:
+                due = self.now
+            else:
+                while heap and heap[0][3].dead:
+                    heappop(heap)
+                if not heap:
+                    break
+                due = heap[0][0]
+                if due < self.now:
+                    due = self.now
+            if until is not None and due > until:
                 break
-            if taken >= max_steps:
+            if taken >= steps_left:
                 raise StepLimit(f"stopped after {max_steps} steps at tick {self.now} before reaching "
                                 f"{'the end' if until is None else f'tick {until}'}; the protocol may be "
                                 "looping without time passing (raise max_steps to allow more)")
-            self._step()
+            every = self.snapshot_every
+            if every is not None and self.steps >= self._snaps[-1][0] + every and not self._replaying:
+                self._snapshot()
+            checkers = self.checkers
+            fast = not self._armed and self.injector is None and not checkers and not trace._observers
+            if active:
+                node_id = active[0]
+                queue = queues[node_id]
+                if fast and type(queue[0]) is Send:
+                    intention = queue.popleft()
+                    if not queue:
+                        active.popleft()
+                    send(node_id, intention.to, intention.msg)
+                else:
+                    carry_out(node_id)
+            else:
+                entry = heappop(heap)[3]
+                if fast and type(entry) is InFlight:
+                    entry.dead = True
+                    self.now = due
+                    src, dst = entry.src, entry.dst
+                    if up[dst] and not network.cuts and not network.clogged:
+                        msg = entry.msg
+                        events.append(Event(len(events), due, "delivered", dst,
+                                            {"src": src, "dst": dst, "msg": msg, "mid": entry.mid}))
+                        node = nodes[dst]   # what _run_handler does, inlined
+                        anchor_now, anchor_local, rate = clocks[dst]
+                        node.now = anchor_local + due - anchor_now if rate is _ONE else self.local_time(dst)
+                        old_role = node.role
+                        intentions = node.handle_message(msg, src)
+                        if node.role != old_role:
+                            self._emit("role", dst, {"old": old_role, "new": node.role})
+                        if intentions:
+                            queue = queues[dst]
+                            if not queue:
+                                active.append(dst)
+                            queue.extend(intentions)
+                    else:
+                        self._arrive(entry)
+                else:
+                    process(entry)
+            self.steps += 1
+            if checkers:
+                for checker in checkers:
+                    checker.after_step(self)
             taken += 1
         if until is not None and until > self.now:
             self.now = until

@@ -159,9 +159,10 @@ class Trace:
     # ---- recording ----------------------------------------------------------------------
     def append(self, tick, kind, node, data):
         """Record a new event and pass it to every observer."""
-        event = Event(len(self._events), tick, kind, node, data)
-        self._events.append(event)
-        if not self.muted:
+        events = self._events
+        event = Event(len(events), tick, kind, node, data)
+        events.append(event)
+        if self._observers and not self.muted:
             for observer in self._observers:
                 observer(event)
         return event
