@@ -219,16 +219,24 @@ class _OnlyBroadcastValues:
         return None
 
 
-def _one_value_per_id(nodes):
-    holder = {}
-    found = []
-    for node_id in nodes:
-        for msg_id, value in nodes[node_id].seen.items():
-            first = holder.setdefault(msg_id, (node_id, value))
-            if first[1] != value:
-                found.append(Violation("One value per id", (first[0], node_id),
-                                       f"{msg_id} is {first[1]!r} at {first[0]} but {value!r} at {node_id}"))
-    return found
+class _OneValuePerId:
+    """History of the values stored under each message id, by any node."""
+
+    def __init__(self):
+        self.first = {}   # message id -> (node, value)
+
+    def __call__(self, event):
+        if event.kind != "stored":
+            return None
+        found = []
+        for record in event.data["records"]:
+            if isinstance(record, tuple) and record[0] == "msg":
+                _, msg_id, value = record
+                node, first = self.first.setdefault(msg_id, (event.node, value))
+                if first != value:
+                    found.append(Violation("One value per id", tuple(dict.fromkeys((node, event.node))),
+                                           f"{msg_id} is {first!r} at {node} but {value!r} at {event.node}"))
+        return found
 
 
 def _agreement(nodes):
@@ -241,8 +249,8 @@ def _agreement(nodes):
 INVARIANTS = [
     Invariant("Integrity: a node delivers each message at most once, across crashes", observe=_DeliveredOnce),
     Invariant("No creation: a node delivers only values some client broadcast", observe=_OnlyBroadcastValues),
-    Invariant("One value per id: no two nodes hold different values under one message id",
-              check=_one_value_per_id),
+    Invariant("One value per id: no two nodes store different values under one message id",
+              observe=_OneValuePerId),
 ]
 
 #: Liveness: checked once faults have stopped and the network has been calm.

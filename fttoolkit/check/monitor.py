@@ -62,7 +62,9 @@ class Monitor:
             self._flush(sim)
 
     def after_step(self, sim):
-        if self._state:
+        # Carrying out an intention changes no node's state: check states only when a
+        # handler ran (or a node crashed) in this step.
+        if self._state and sim.changed:
             running = {i: sim.nodes[i] for i in sim.ids if sim.up.get(i)}
             for inv in self._state:
                 self._pending.extend(inv.evaluate(running))

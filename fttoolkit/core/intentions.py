@@ -33,6 +33,12 @@ class Intention:
     def __hash__(self):
         return hash((type(self).__name__,) + self._values())
 
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):   # never changed once recorded: copies share it
+        return self
+
 
 class Send(Intention):
     """Send ``msg`` to node (or client) ``to``."""

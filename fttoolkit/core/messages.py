@@ -81,6 +81,13 @@ class _Value:
         inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._field_names)
         return f"{type(self).__name__}({inner})"
 
+    # Immutable values: a copy (a time-travel snapshot, a fork) shares them.
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
 
 class Message(_Value):
     """Base class of every protocol message (sent between nodes)."""

@@ -71,6 +71,9 @@ class LinkSettings:
     duplicate: float = 0.0
     reorder: float = 0.0
 
+    def __deepcopy__(self, memo):   # immutable
+        return self
+
     @classmethod
     def checked(cls, base=None, **changes):
         """Return ``base`` (or the defaults) with ``changes`` applied, validated."""

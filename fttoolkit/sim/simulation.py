@@ -71,6 +71,28 @@ _STATE = ("network", "streams", "now", "steps", "started", "nodes", "up", "disks
           "_heap", "_seq", "_next_mid", "_next_tid", "_timers", "_queues", "_active", "_last_due",
           "_held", "_clocks", "injector", "halted", "_armed", "_batch", "checkers", "fault_record")
 
+# Parts of the state whose contents are immutable values (records, ids, numbers): a copy of
+# the container is enough, which is much cheaper than a deep copy.
+_SHALLOW = {
+    "disks": lambda d: {k: list(v) for k, v in d.items()},
+    "up": dict, "clients": set, "_last_due": dict, "_clocks": dict,
+    "_batch": lambda d: {k: list(v) for k, v in d.items()},
+    "fault_record": lambda r: None if r is None else list(r),
+}
+
+
+def _copy_state(sim, graph):
+    """Copy the state of ``sim`` (or a snapshot dict), sharing ``graph`` and immutable values."""
+    get = sim.get if isinstance(sim, dict) else lambda name: getattr(sim, name)
+    source = sim if isinstance(sim, dict) else None
+    old_graph = (source or {}).get("__graph__") if source else sim.graph
+    memo = {id(old_graph): graph}
+    deep = copy.deepcopy({name: get(name) for name in _STATE if name not in _SHALLOW}, memo)
+    for name, copier in _SHALLOW.items():
+        deep[name] = copier(get(name))
+    deep["__graph__"] = graph
+    return deep
+
 
 class LogEntry:
     """One input to a run: ``name(*args, **kwargs)`` called after ``at_step`` steps.
@@ -136,6 +158,12 @@ class InFlight:
         self.copy_of = copy_of
         self.dead = False
 
+    def __deepcopy__(self, memo):
+        other = InFlight(self.mid, self.src, self.dst, self.msg, self.sent_at, self.due, self.copy_of)
+        other.dead = self.dead
+        memo[id(self)] = other
+        return other
+
     @property
     def name(self):
         """The short id shown in lists and scripts, ``m<number>``."""
@@ -159,6 +187,12 @@ class ArmedTimer:
         self.due = due
         self.local_due = local_due   # the reading of the node's own clock at which it fires
         self.dead = False
+
+    def __deepcopy__(self, memo):   # the timer dict and the heap share entries: memo keeps that
+        other = ArmedTimer(self.tid, self.node, self.timer, self.set_at, self.due, self.local_due)
+        other.dead = self.dead
+        memo[id(self)] = other
+        return other
 
     @property
     def name(self):
@@ -202,6 +236,12 @@ class _Scheduled:
         self.kwargs = kwargs
         self.due = due
         self.dead = False
+
+    def __deepcopy__(self, memo):   # its arguments are immutable values
+        other = _Scheduled(self.action, self.args, self.kwargs, self.due)
+        other.dead = self.dead
+        memo[id(self)] = other
+        return other
 
 
 class Simulation:
@@ -268,6 +308,7 @@ class Simulation:
         self._clocks = {}        # node -> (anchor_now, anchor_local, rate)
         self.injector = None     # the random fault injector, if any
         self.halted = None       # set by a checker to stop automatic runs (a reason string)
+        self.changed = False     # whether a handler ran (or a node crashed) in the current step
         self._armed = {}         # node -> a scripted crash point waiting for its handler
         self._batch = {}         # node -> [tick it began, index among batches at that tick, carried out]
         self.fault_record = None  # a list, to record scheduled actions and injected faults as they happen
@@ -439,6 +480,7 @@ class Simulation:
 
     # ======================================================================== handlers run
     def _run_handler(self, node_id, fn, args):
+        self.changed = True    # a node's state may have changed in this step
         node = self.nodes[node_id]
         anchor_now, anchor_local, rate = self._clocks[node_id]
         node.now = (anchor_local + self.now - anchor_now) if rate is _ONE else self.local_time(node_id)
@@ -692,6 +734,7 @@ class Simulation:
         self.steps += 1
         for checker in self.checkers:
             checker.after_step(self)
+        self.changed = False
 
     def run(self, until=None, max_steps=1_000_000):
         """Run automatically; return the number of steps taken.
@@ -806,6 +849,7 @@ class Simulation:
             if checkers:
                 for checker in checkers:
                     checker.after_step(self)
+                self.changed = False
             taken += 1
         if until is not None and until > self.now:
             self.now = until
@@ -1054,6 +1098,7 @@ class Simulation:
         if lose_disk:
             self.disks[node_id] = []
         self.up[node_id] = False
+        self.changed = True
         self._emit("crashed", node_id, {"lost_intentions": lost, "torn": torn, "disk_lost": bool(lose_disk)})
 
     @_logged
@@ -1177,8 +1222,10 @@ class Simulation:
 
     def _snapshot(self):
         index = len(self._log) - 1 if self._depth else len(self._log)
-        memo = {id(self.graph): self.graph}
-        state = copy.deepcopy({name: getattr(self, name) for name in _STATE}, memo)
+        if len(self._heap) > 64:   # drop cancelled entries first: less to copy
+            self._heap[:] = [item for item in self._heap if not item[3].dead]   # in place: loops hold it
+            heapq.heapify(self._heap)
+        state = _copy_state(self, self.graph)
         self._snaps.append((self.steps, index, len(self.trace), state))
         if len(self._snaps) > self.max_snapshots:  # thin out: keep memory bounded
             self._snaps = self._snaps[:1] + self._snaps[2::2]
@@ -1186,9 +1233,9 @@ class Simulation:
 
     def _restore(self, snap):
         _, _, trace_len, state = snap
-        memo = {id(self.graph): self.graph}
-        for name, value in copy.deepcopy(state, memo).items():
-            setattr(self, name, value)
+        for name, value in _copy_state(state, self.graph).items():
+            if name != "__graph__":
+                setattr(self, name, value)
         # The events up to the snapshot are those of the recorded timeline (a replay
         # regenerates the same events, so the timeline's own can be reused).
         self.trace._events = self._timeline[:trace_len]
@@ -1267,8 +1314,9 @@ class Simulation:
         other = object.__new__(type(self))
         other.__dict__.update(self.__dict__)
         graph = self.graph.copy()
-        memo = {id(self.graph): graph}
-        other.__dict__.update(copy.deepcopy({name: getattr(self, name) for name in _STATE}, memo))
+        state = _copy_state(self, graph)
+        del state["__graph__"]
+        other.__dict__.update(state)
         other.graph = graph
         other.trace = Trace()
         other.trace.header = dict(self.trace.header)

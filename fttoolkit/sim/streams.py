@@ -54,6 +54,23 @@ class Streams:
     def _make(self, name):
         return random.Random(f"fttoolkit/{self.seed}/{name}")
 
+    def __deepcopy__(self, memo):
+        # Copy each generator through its state tuple (fast, and the tuple is immutable),
+        # and tell the memo, so that the nodes' references to their stream follow.
+        other = object.__new__(type(self))
+        memo[id(self)] = other
+
+        def clone(rng):
+            new = random.Random()
+            new.setstate(rng.getstate())
+            memo[id(rng)] = new
+            return new
+
+        other.seed = self.seed
+        other.network, other.faults, other.workload = clone(self.network), clone(self.faults), clone(self.workload)
+        other._nodes = {k: clone(v) for k, v in self._nodes.items()}
+        return other
+
     def node(self, node_id):
         """Return node ``node_id``'s own stream (the same object across restarts)."""
         rng = self._nodes.get(node_id)
