@@ -322,7 +322,7 @@ class Replay:
 
 def event_line(event):
     """One event as a line of an expected transcript (no sequence number)."""
-    return f"t={event.tick} {event.kind} {event.describe()}"
+    return f"t={event.tick} {event.kind} {event.describe()}".rstrip()
 
 
 def replay(script, check=True, halt=False, door=None):
