@@ -784,6 +784,7 @@ class Simulation:
         up, network, nodes, clocks = self.up, self.network, self.nodes, self._clocks
         send, carry_out, process = self._send, self._carry_out, self._process
         taken = 0
+        started_at = self.now
         steps_left = max_steps
         while True:
             if self.halted is not None or (stop_step is not None and self.steps >= stop_step):
@@ -801,9 +802,7 @@ class Simulation:
             if until is not None and due > until:
                 break
             if taken >= steps_left:
-                raise StepLimit(f"stopped after {max_steps} steps at tick {self.now} before reaching "
-                                f"{'the end' if until is None else f'tick {until}'}; the protocol may be "
-                                "looping without time passing (raise max_steps to allow more)")
+                raise self._step_limit(max_steps, until, started_at)
             every = self.snapshot_every
             if every is not None and self.steps >= self._snaps[-1][0] + every and not self._replaying:
                 self._snapshot()
@@ -854,6 +853,18 @@ class Simulation:
         if until is not None and until > self.now:
             self.now = until
         return taken
+
+    def _step_limit(self, max_steps, until, started_at):
+        goal = "going idle" if until is None else f"reaching tick {until}"
+        if self.now == started_at:
+            why = "the protocol seems to loop without time passing"
+        elif until is None:
+            why = ("the cluster never goes idle (timers keep firing, e.g. retransmissions to a crashed "
+                   "node): run to a tick instead, such as run(until=...)")
+        else:
+            why = "the run is longer than expected"
+        return StepLimit(f"stopped after {max_steps:,} steps at tick {self.now} before {goal}: {why} "
+                         "(max_steps allows more)")
 
     def run_until(self, predicate, limit_ticks=None, max_steps=1_000_000):
         """Run until ``predicate(sim)`` holds; return whether it does.
