@@ -107,14 +107,8 @@ def build_parser():
 
 
 def _params(pairs):
-    from .scenario import _value
-    out = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep or not key:
-            raise FtError(f"--param takes KEY=VALUE; got {pair!r}")
-        out[key] = _value(text)
-    return out
+    from .scenario import parse_assignments
+    return parse_assignments(pairs, "--param: ")
 
 
 def _replay(args):

@@ -144,14 +144,19 @@ def _value(text):
         return text
 
 
-def _pairs(words, line):
+def parse_assignments(words, where):
+    """``["loss=0.1", "delay=5..15"]`` -> ``{"loss": 0.1, "delay": (5, 15)}``; ``where`` prefixes errors."""
     out = {}
     for word in words:
         key, sep, text = word.partition("=")
         if not sep or not key:
-            raise ScriptError(f"line {line}: expected KEY=VALUE, got {word!r}")
+            raise ScriptError(f"{where}expected KEY=VALUE, got {word!r}")
         out[key] = _value(text)
     return out
+
+
+def _pairs(words, line):
+    return parse_assignments(words, f"line {line}: ")
 
 
 # ================================================================================ parse

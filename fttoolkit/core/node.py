@@ -168,13 +168,16 @@ class Node:
                 f"define {name}(self, {arg}{extra})")
         try:
             fn(self, *args)
-        except Exception as exc:  # a bug in protocol code: say where it happened
-            self._intentions = []
-            raise HandlerError(
-                f"{self.id}.{name}({what!r}) raised {type(exc).__name__}: {exc} "
-                f"(local time {self.now})") from exc
+        except Exception as exc:
+            raise self._failed(name, what, exc) from exc
         out, self._intentions = self._intentions, []
         return out
+
+    def _failed(self, name, what, exc):
+        """A bug in protocol code: forget the half-recorded intentions and say where it happened."""
+        self._intentions = []
+        return HandlerError(f"{self.id}.{name}({what!r}) raised {type(exc).__name__}: {exc} "
+                            f"(local time {self.now})")
 
     def handle_message(self, msg, sender):
         """Run the handler for ``msg`` and return the intentions it recorded."""
@@ -182,12 +185,9 @@ class Node:
         if fn is None:
             return self._run(msg.handler_name, (msg, sender), msg)   # raises NoHandler
         try:
-            fn(self, msg, sender)
-        except Exception as exc:  # a bug in protocol code: say where it happened
-            self._intentions = []
-            raise HandlerError(
-                f"{self.id}.{msg.handler_name}({msg!r}) raised {type(exc).__name__}: {exc} "
-                f"(local time {self.now})") from exc
+            fn(self, msg, sender)     # the common path, without _run's indirection
+        except Exception as exc:
+            raise self._failed(msg.handler_name, msg, exc) from exc
         out, self._intentions = self._intentions, []
         return out
 
