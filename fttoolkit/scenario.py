@@ -596,7 +596,10 @@ def to_script(door, description=()):
     sim._ensure_started()
     commands = []
     for entry in sim.log:
-        text = render_action(entry.name, entry.args, entry.kwargs)
+        if entry.name == "run" and not entry.complete:   # cut short: write the steps it took
+            text = f"step {entry.end_step - entry.at_step}" if entry.end_step > entry.at_step else None
+        else:
+            text = render_action(entry.name, entry.args, entry.kwargs)
         if text is not None:
             commands.append(Command(0, text))
     return Script(header_of(sim), commands, description=list(description))

@@ -101,7 +101,7 @@ class LogEntry:
     happen (``step``, ``run``, ``deliver``...) end later than they start.
     """
 
-    __slots__ = ("at_step", "end_step", "name", "args", "kwargs")
+    __slots__ = ("at_step", "end_step", "name", "args", "kwargs", "complete")
 
     def __init__(self, at_step, name, args, kwargs):
         self.at_step = at_step
@@ -109,6 +109,7 @@ class LogEntry:
         self.name = name
         self.args = args
         self.kwargs = kwargs
+        self.complete = True   # False for a run cut short (step limit, halted by a checker)
 
     def __repr__(self):
         parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
@@ -756,8 +757,11 @@ class Simulation:
             return self._run_ticks(until, max_steps)
         entry = self._begin_input("run", (until,), {})
         self._depth += 1
+        entry.complete = False
         try:
-            return self._run_ticks(until, max_steps)
+            taken = self._run_ticks(until, max_steps)
+            entry.complete = self.halted is None
+            return taken
         finally:
             self._depth -= 1
             self._end_input(entry)
@@ -1266,12 +1270,14 @@ class Simulation:
         self._snaps = [sn for sn in self._snaps if sn[0] <= target and sn[1] <= len(self._log)]
 
     def rewind(self, step):
-        """Return to the moment just after step ``step`` (0 = just after the start).
+        """Go to the moment after step ``step`` (0 = the start), before step ``step + 1``.
 
-        The recorded future is kept, so ``rewind`` also moves forwards again,
-        up to :attr:`total_steps`; the next new input (a step, a fault, a
-        manual choice) replaces that future.  The result equals a fresh run
-        given the same inputs up to that point.
+        Inputs made between those two steps (a crash, a request...) are
+        included, so rewinding to :attr:`total_steps` restores the present.
+        The recorded future is kept, so ``rewind`` also moves forwards again;
+        the next new input (a step, a fault, a manual choice) replaces that
+        future.  The result equals a fresh run given the same inputs up to
+        that point.
         """
         self._ensure_started()
         total = self.total_steps
@@ -1287,20 +1293,25 @@ class Simulation:
         self._replay(snap[1], step)
 
     def _replay(self, index, target):
-        """Re-apply the logged inputs from ``index`` until just after step ``target``."""
+        """Re-apply the logged inputs from ``index``: up to step ``target`` and the inputs made after it.
+
+        That is the state just before step ``target + 1`` would be taken.
+        """
         self._replaying = True
         self.trace.muted = True
         try:
             log = self._log
             while index < len(log):
                 entry = log[index]
-                if entry.at_step >= target:
-                    break
+                if entry.at_step > target or (entry.at_step == target and entry.end_step > target):
+                    break     # made after the target, or would take step target + 1
                 if entry.name == "run":
-                    stop = None if entry.end_step <= target else target
-                    self._run_ticks(entry.args[0], 10**12, stop_step=stop)
-                    if stop is not None:
+                    self._run_ticks(entry.args[0], 10**12, stop_step=min(entry.end_step, target))
+                    if entry.end_step > target:
                         break
+                    until = entry.args[0]
+                    if entry.complete and until is not None and until > self.now:
+                        self.now = until      # the run's last act: the clock moves on to its end
                 elif entry.name == "step":
                     while self.steps < min(entry.end_step, target):
                         self._step()
