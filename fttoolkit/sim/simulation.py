@@ -47,7 +47,8 @@ from .network import LinkSettings, Network, make_graph
 from .streams import Streams, check_seed
 from .trace import Event, Trace
 
-__all__ = ["Simulation", "InFlight", "ArmedTimer", "QueuedIntention", "StepLimit", "LogEntry"]
+__all__ = ["Simulation", "InFlight", "ArmedTimer", "QueuedIntention", "StepLimit", "ReplayDiverged",
+           "LogEntry"]
 
 # Priorities of heap entries due at the same tick: crash points being armed, other scheduled
 # actions, then timers, then messages.
@@ -61,6 +62,10 @@ SCHEDULABLE = ("crash", "restart", "partition", "heal", "clog", "unclog", "reque
 
 class StepLimit(FtError):
     """A run took more steps than allowed without reaching its goal."""
+
+
+class ReplayDiverged(FtError):
+    """Replaying the recorded inputs did not retrace the recorded run (the protocol is not deterministic)."""
 
 
 #: Inputs that make steps happen (the others change the world between steps).
@@ -1073,10 +1078,14 @@ class Simulation:
             Lose stable storage too (a disk failure).
         after : int, optional
             Do not crash now: arm a *crash point* instead.  The node's next
-            handler carries out ``after`` of its intentions, then the node
-            crashes (tearing the next one if ``tear`` is given).
+            batch of intentions is carried out up to ``after`` of them, then
+            the node crashes (tearing the next one if ``tear`` is given).  A
+            batch is what the node's handlers record while its queue of
+            intentions is non-empty; in automatic runs a handler's intentions
+            are always carried out before anything else happens, so a batch
+            is exactly one handler's.
         skip : int
-            With ``after``: let this many handlers run first.
+            With ``after``: let this many batches go by first.
         """
         self._ensure_started()
         if after is not None:        # a crash point may be armed while the node is down
@@ -1307,6 +1316,7 @@ class Simulation:
                     break     # made after the target, or would take step target + 1
                 if entry.name == "run":
                     self._run_ticks(entry.args[0], 10**12, stop_step=min(entry.end_step, target))
+                    self._check_retraced(min(entry.end_step, target))
                     if entry.end_step > target:
                         break
                     until = entry.args[0]
@@ -1314,7 +1324,8 @@ class Simulation:
                         self.now = until      # the run's last act: the clock moves on to its end
                 elif entry.name == "step":
                     while self.steps < min(entry.end_step, target):
-                        self._step()
+                        if not self._step():
+                            self._check_retraced(min(entry.end_step, target))
                     if entry.end_step > target:
                         break
                 else:
@@ -1326,6 +1337,14 @@ class Simulation:
         self._future_from = (index, target) if (index < len(self._log) or self.steps < target) else None
         for hook in self.rewind_hooks:
             hook(self)
+
+    def _check_retraced(self, expected_steps):
+        if self.steps != expected_steps:
+            self._replaying = False
+            raise ReplayDiverged(
+                f"replaying the recorded inputs reached step {self.steps} where the original run reached "
+                f"step {expected_steps}: the run is not deterministic (does a node use global state, the "
+                "wall clock or the random module instead of self.rng?), so it cannot be rewound")
 
     def fork(self):
         """Return a new, independent simulation at this point, with no recorded future.
