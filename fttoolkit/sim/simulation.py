@@ -1215,8 +1215,8 @@ class Simulation:
     # ================================================================ input log, time travel
     @property
     def log(self):
-        """The inputs of this run so far, in order (:class:`LogEntry`)."""
-        return list(self._log)
+        """The inputs of this run so far, in order (copies of the :class:`LogEntry` records)."""
+        return [copy.copy(entry) for entry in self._log]
 
     @property
     def total_steps(self):

@@ -1,0 +1,31 @@
+"""The benchmark scripts run and follow the output convention (no speed is asserted here)."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+BENCH = pathlib.Path(__file__).resolve().parent.parent / "bench"
+
+
+@pytest.mark.parametrize("script, args", [
+    ("sim_vs_simpy.py", ["--quick", "--repeat", "1"]),
+    ("sim_throughput.py", ["--nodes", "4", "--requests", "10", "--repeat", "1"]),
+    ("time_travel.py", ["--events", "3000", "--rewinds", "5"]),
+    ("fuzz_throughput.py", ["--seeds", "5"]),
+])
+def test_bench_prints_one_json_object_per_line(script, args):
+    out = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines
+    for line in lines:
+        record = json.loads(line)
+        assert isinstance(record["bench"], str)
+        if "vs" in record:
+            assert set(record) == {"bench", "vs", "ratio"} and record["ratio"] > 0
+        else:
+            assert set(record) == {"bench", "value", "unit"} and record["value"] >= 0
