@@ -68,9 +68,6 @@ class ReplayDiverged(FtError):
     """Replaying the recorded inputs did not retrace the recorded run (the protocol is not deterministic)."""
 
 
-#: Inputs that make steps happen (the others change the world between steps).
-STEPPING = frozenset({"step", "run", "deliver", "drop", "duplicate", "fire", "execute"})
-
 # The attributes that make up the state of a run (what a snapshot copies).
 _STATE = ("network", "streams", "now", "steps", "started", "nodes", "up", "disks", "clients",
           "_heap", "_seq", "_next_mid", "_next_tid", "_timers", "_queues", "_active", "_last_due",
@@ -86,17 +83,25 @@ _SHALLOW = {
 }
 
 
-def _copy_state(sim, graph):
-    """Copy the state of ``sim`` (or a snapshot dict), sharing ``graph`` and immutable values."""
-    get = sim.get if isinstance(sim, dict) else lambda name: getattr(sim, name)
-    source = sim if isinstance(sim, dict) else None
-    old_graph = (source or {}).get("__graph__") if source else sim.graph
-    memo = {id(old_graph): graph}
-    deep = copy.deepcopy({name: get(name) for name in _STATE if name not in _SHALLOW}, memo)
+def _copy_state(state, graph):
+    """Copy a run's state (a dict of the :data:`_STATE` attributes plus ``"__graph__"``).
+
+    Immutable values (messages, records, settings) are shared; the topology
+    graph inside the copy is ``graph``.
+    """
+    memo = {id(state["__graph__"]): graph}
+    copied = copy.deepcopy({name: state[name] for name in _STATE if name not in _SHALLOW}, memo)
     for name, copier in _SHALLOW.items():
-        deep[name] = copier(get(name))
-    deep["__graph__"] = graph
-    return deep
+        copied[name] = copier(state[name])
+    copied["__graph__"] = graph
+    return copied
+
+
+def _state_of(sim):
+    """The live state of ``sim`` as a dict (not copied)."""
+    state = {name: getattr(sim, name) for name in _STATE}
+    state["__graph__"] = sim.graph
+    return state
 
 
 class LogEntry:
@@ -1249,7 +1254,7 @@ class Simulation:
         if len(self._heap) > 64:   # drop cancelled entries first: less to copy
             self._heap[:] = [item for item in self._heap if not item[3].dead]   # in place: loops hold it
             heapq.heapify(self._heap)
-        state = _copy_state(self, self.graph)
+        state = _copy_state(_state_of(self), self.graph)
         self._snaps.append((self.steps, index, len(self.trace), state))
         if len(self._snaps) > self.max_snapshots:  # thin out: keep memory bounded
             self._snaps = self._snaps[:1] + self._snaps[2::2]
@@ -1355,7 +1360,7 @@ class Simulation:
         other = object.__new__(type(self))
         other.__dict__.update(self.__dict__)
         graph = self.graph.copy()
-        state = _copy_state(self, graph)
+        state = _copy_state(_state_of(self), graph)
         del state["__graph__"]
         other.__dict__.update(state)
         other.graph = graph
