@@ -28,19 +28,9 @@ from dataclasses import dataclass, fields
 
 from ..core.errors import BadParameter
 from ..core.intentions import Persist
-from .network import check_probability
+from .network import check_probability, check_tick_range
 
 __all__ = ["FaultPlan", "FaultInjector"]
-
-
-def _check_range(name, value):
-    try:
-        low, high = value
-    except (TypeError, ValueError):
-        raise BadParameter(f"{name} must be a (low, high) pair of ticks; got {value!r}") from None
-    if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in (low, high)) or low > high:
-        raise BadParameter(f"{name} must be a (low, high) pair of whole ticks with 0 <= low <= high; got {value!r}")
-    return (low, high)
 
 
 @dataclass(frozen=True)
@@ -92,8 +82,10 @@ class FaultPlan:
             raise BadParameter(f"period_ticks must be a whole number >= 1; got {self.period_ticks!r}")
         for name in ("crash", "crash_point", "tear", "lose_disk", "partition", "oneway"):
             check_probability(name, getattr(self, name))
-        object.__setattr__(self, "restart_ticks", _check_range("restart_ticks", self.restart_ticks))
-        object.__setattr__(self, "heal_ticks", _check_range("heal_ticks", self.heal_ticks))
+        # At least one tick after the fault: an action pushed for the current tick would run after
+        # events of that tick already handled, which a replay of the fault record cannot mimic.
+        object.__setattr__(self, "restart_ticks", check_tick_range("restart_ticks", self.restart_ticks, 1))
+        object.__setattr__(self, "heal_ticks", check_tick_range("heal_ticks", self.heal_ticks, 1))
         for name in ("max_down", "stop_at"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):

@@ -13,7 +13,7 @@ import networkx as nx
 from ..core.errors import BadParameter, InvalidAction, UnknownNode
 from ..core.ids import id_key, node_ids, sorted_ids
 
-__all__ = ["LinkSettings", "Network", "make_graph", "check_probability", "check_delay"]
+__all__ = ["LinkSettings", "Network", "make_graph", "check_probability", "check_delay", "check_tick_range"]
 
 #: Default one-way delay, in ticks (1 tick = 1 ms of simulated time).
 DEFAULT_DELAY = (5, 15)
@@ -34,18 +34,26 @@ def check_delay(value):
     >>> check_delay(10), check_delay((5, 15))
     ((10, 10), (5, 15))
     """
-    pair = (value, value) if isinstance(value, int) and not isinstance(value, bool) else value
+    single = isinstance(value, int) and not isinstance(value, bool)
+    return check_tick_range("delay", (value, value) if single else value, shown=value,
+                            shape="a whole number of ticks or a (low, high) pair")
+
+
+def check_tick_range(name, value, minimum=0, shown=None, shape="a (low, high) pair of ticks"):
+    """Return ``value`` as a ``(low, high)`` pair of whole ticks >= ``minimum``, or raise :class:`BadParameter`."""
+    shown = value if shown is None else shown
     try:
-        low, high = pair
+        low, high = value
     except (TypeError, ValueError):
-        raise BadParameter(f"delay must be a whole number of ticks or a (low, high) pair; got {value!r}") from None
+        raise BadParameter(f"{name} must be {shape}; got {shown!r}") from None
     for part in (low, high):
         if isinstance(part, bool) or not isinstance(part, int):
-            raise BadParameter(f"delay must be given in whole ticks; got {value!r}")
-        if part < 0:
-            raise BadParameter(f"delay cannot be negative; got {value!r} (allowed: 0 or more ticks)")
+            raise BadParameter(f"{name} must be given in whole ticks; got {shown!r}")
+        if part < minimum:
+            what = "cannot be negative" if minimum == 0 else f"must be at least {minimum}"
+            raise BadParameter(f"{name} {what}; got {shown!r} (allowed: {minimum} or more ticks)")
     if low > high:
-        raise BadParameter(f"delay range must have low <= high; got {value!r}")
+        raise BadParameter(f"{name} must be a range with low <= high; got {shown!r}")
     return (low, high)
 
 
