@@ -223,6 +223,13 @@ class FrontDoor:
             return getattr(self.sim, action)(*args, **kwargs)
         return self.sim.schedule(at, action, *args, **kwargs)
 
+    def reset(self, seed=None):
+        """Start over, in place, with ``seed``: same cluster, same set-up inputs, nothing after them.
+
+        See :meth:`fttoolkit.sim.Simulation.reset`.
+        """
+        self.sim.reset(seed)
+
     # ---- time travel --------------------------------------------------------------------
     @property
     def steps(self):

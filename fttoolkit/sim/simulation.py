@@ -292,6 +292,8 @@ class Simulation:
     def __init__(self, node_class, topology=3, seed=0, params=None, bugs=(), network=None, name=None):
         self.node_class = node_class
         self.name = name or node_class.__name__
+        # What built this run, so that reset() can build it again with another seed.
+        self._made_with = (make_graph(topology).copy(), dict(network or {}))
         self.seed = check_seed(seed)
         self.graph = make_graph(topology)
         self.network = Network(self.graph, LinkSettings.checked(**(network or {})))
@@ -395,6 +397,8 @@ class Simulation:
             return
         self.started = True
         self.trace.header = self.describe()
+        self._first_checkers = copy.deepcopy(self.checkers)   # as they were before anything happened
+        self._first_snapshot_every = self.snapshot_every
         for node_id in self.ids:
             self._boot(node_id)
         self._snapshot()
@@ -476,7 +480,7 @@ class Simulation:
         """Record a broken invariant as a ``violation`` trace event; optionally halt the run."""
         self._emit("violation", violation.nodes[0] if len(violation.nodes) == 1 else None,
                    {"invariant": violation.invariant, "nodes": list(violation.nodes),
-                    "detail": violation.detail})
+                    "detail": violation.detail, "step": self.steps + 1})
         if halt and self.halted is None:
             self.halted = f"{violation.invariant} broken at tick {self.now}"
 
@@ -742,9 +746,9 @@ class Simulation:
         return True
 
     def _stepped(self):
-        self.steps += 1
-        for checker in self.checkers:
+        for checker in self.checkers:    # still inside step number steps + 1
             checker.after_step(self)
+        self.steps += 1
         self.changed = False
 
     def run(self, until=None, max_steps=1_000_000):
@@ -858,11 +862,11 @@ class Simulation:
                         self._arrive(entry)
                 else:
                     process(entry)
-            self.steps += 1
             if checkers:
                 for checker in checkers:
                     checker.after_step(self)
                 self.changed = False
+            self.steps += 1
             taken += 1
         if until is not None and until > self.now:
             self.now = until
@@ -973,6 +977,17 @@ class Simulation:
         rest = [entry for (_, _, _, entry) in sorted(self._heap, key=lambda e: e[:3])
                 if not entry.dead and type(entry) is not _Scheduled]
         return items + held + rest
+
+    def in_flight(self):
+        """The messages in the network now, as ``(message, held)`` pairs, by due tick.
+
+        ``held`` is true for a message stuck on a clogged link.
+        """
+        self._ensure_started()
+        held = [(m, True) for pair in sorted(self._held) for m in self._held[pair]]
+        moving = sorted((entry for (_, _, _, entry) in self._heap if type(entry) is InFlight and not entry.dead),
+                        key=lambda m: (m.due, m.mid))
+        return held + [(m, False) for m in moving]
 
     def is_held(self, item):
         """Return whether a message is held on a clogged link."""
@@ -1375,6 +1390,45 @@ class Simulation:
         if self._future_from is not None:
             other._truncate_future()
         return other
+
+    def reset(self, seed=None):
+        """Start this run over, in place, with ``seed`` (default: the same seed).
+
+        The cluster is built again as it was made, with the same protocol,
+        topology, parameters, bugs, network settings and checkers, and the
+        inputs made before the first step (client requests, scheduled faults,
+        added nodes...) are made again; everything after that is forgotten.
+        Observers of the trace and rewind hooks stay subscribed.
+
+        Examples
+        --------
+        >>> from fttoolkit.algorithms.broadcast import BroadcastNode, BroadcastRequest
+        >>> sim = Simulation(BroadcastNode, topology=3, seed=1)
+        >>> sim.request("n2", BroadcastRequest("hi"))
+        >>> _ = sim.run(until=200)
+        >>> sim.reset(seed=2)
+        >>> sim.seed, sim.now, [e.kind for e in sim.trace][-1]
+        (2, 0, 'request')
+        """
+        seed = self.seed if seed is None else check_seed(seed)
+        graph, network = self._made_with
+        fresh = Simulation(self.node_class, graph.copy(), seed, self.params, self.bugs, network, self.name)
+        fresh._made_with = self._made_with
+        if self.started:
+            fresh.checkers = copy.deepcopy(self._first_checkers)
+            fresh.snapshot_every = self._first_snapshot_every
+        else:
+            fresh.checkers = copy.deepcopy(self.checkers)
+            fresh.snapshot_every = self.snapshot_every
+        fresh.max_snapshots = self.max_snapshots
+        fresh.trace._observers = self.trace._observers
+        fresh.rewind_hooks = self.rewind_hooks
+        for entry in self._log:
+            if entry.end_step > 0:
+                break
+            getattr(fresh, entry.name)(*entry.args, **entry.kwargs)
+        self.__dict__.clear()
+        self.__dict__.update(fresh.__dict__)
 
     # ============================================================================ inspection
     def __repr__(self):

@@ -1,0 +1,664 @@
+"""Turning scenes into pixels: the cluster picture and the space-time diagram.
+
+:class:`ClusterPicture` draws frames of a fixed pixel size, fast enough to
+animate: the parts that never change are drawn once and kept as a
+background; each frame restores it, draws the moving parts (collections,
+one per kind of mark) on the Agg canvas, stamps the text labels from a cache
+of pre-rendered sprites, and encodes a PNG.  :func:`spacetime` draws a
+standalone Lamport diagram of any window of a trace as an ordinary
+matplotlib figure.
+
+Examples
+--------
+>>> from fttoolkit import Broadcast
+>>> cluster = Broadcast(nodes=3, seed=1)
+>>> cluster.broadcast("n1", "hi")
+>>> _ = cluster.run(until=8)
+>>> picture = ClusterPicture(cluster.sim)
+>>> png = picture.render_png()
+>>> png[:8] == b"\\x89PNG\\r\\n\\x1a\\n", picture.size
+(True, (900, 780))
+"""
+
+import math
+import struct
+import zlib
+
+import numpy as np
+from matplotlib.collections import LineCollection, PolyCollection
+from matplotlib.figure import Figure
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.lines import Line2D
+from matplotlib.patches import PathPatch
+from matplotlib.path import Path
+from matplotlib.transforms import IdentityTransform
+
+from ..core.ids import id_key
+from .adapters import adapter_for
+from .scene import TraceIndex, diagram_of, scene_of
+from .style import CRASHED, GRID, INK, WRONG, TypeStyles
+
+__all__ = ["ClusterPicture", "spacetime", "encode_png", "SpriteCache"]
+
+_BG = "#FFFFFF"
+_GROUP_TINTS = ("#E8F1FA", "#FCF0DC", "#E3F4EE", "#F7E8F1", "#EFEFEF")
+_LINK_STYLES = {   # state -> (colour, linestyle, width in points)
+    "ok": (GRID, "solid", 1.6),
+    "down": ("#D8D8D8", (0, (1, 3)), 1.4),
+    "cut": (WRONG, (0, (6, 4)), 1.6),
+    "oneway": (WRONG, (0, (6, 3, 1, 3)), 1.6),
+    "clogged": ("#E69F00", (0, (1, 2)), 3.2),
+}
+_DIAGRAM_LINES = {   # message status -> linestyle in the space-time diagram
+    "delivered": "solid", "copy": (0, (5, 2, 1, 2)), "lost": (0, (4, 3)), "in flight": (0, (1, 2)),
+}
+_LOSS_WORDS = {"loss": "lost", "partition": "cut", "crashed": "to crashed", "manual": "dropped",
+               "no link": "no link"}
+
+
+def encode_png(rgba, compress_level=1):
+    """Encode an ``(h, w, 4)`` uint8 RGBA array as an RGB PNG (fast: no filtering, zlib level 1).
+
+    Examples
+    --------
+    >>> png = encode_png(np.full((2, 3, 4), 255, np.uint8))
+    >>> png[:8] == b"\\x89PNG\\r\\n\\x1a\\n", struct.unpack(">II", png[16:24])
+    (True, (3, 2))
+    """
+    h, w = rgba.shape[:2]
+    raw = np.empty((h, w * 3 + 1), np.uint8)
+    raw[:, 0] = 0                               # filter type "none" on every row
+    raw[:, 1:].reshape(h, w, 3)[...] = rgba[:, :, :3]
+
+    def chunk(tag, body):
+        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body) & 0xFFFFFFFF)
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw.tobytes(), compress_level)) + chunk(b"IEND", b""))
+
+
+class SpriteCache:
+    """Text labels rendered once by Agg and kept as small RGBA images.
+
+    Drawing a text artist costs about half a millisecond; stamping a cached
+    sprite costs a few microseconds, and the pixels are the same.
+    """
+
+    def __init__(self, dpi=100, limit=4000):
+        self.dpi = dpi
+        self.limit = limit
+        self._cache = {}
+        self._fig = Figure(figsize=(8, 1.2), dpi=dpi)
+        self._fig.patch.set_alpha(0)
+        self._canvas = FigureCanvasAgg(self._fig)
+
+    def get(self, text, size=11, colour=INK, weight="normal", box=None):
+        """Return the RGBA sprite (an ``(h, w, 4)`` array) for a label; ``box`` is a fill colour."""
+        key = (text, size, colour, weight, box)
+        sprite = self._cache.get(key)
+        if sprite is None:
+            if len(self._cache) >= self.limit:
+                self._cache.clear()
+            bbox = None if box is None else dict(boxstyle="round,pad=0.25", fc=box, ec=colour, lw=1)
+            artist = self._fig.text(0.01, 0.5, text, fontsize=size, color=colour, weight=weight,
+                                    va="center", ha="left", bbox=bbox)
+            self._canvas.draw()
+            artist.remove()
+            rgba = np.asarray(self._canvas.buffer_rgba())
+            rows = np.flatnonzero(rgba[:, :, 3].any(axis=1))
+            cols = np.flatnonzero(rgba[:, :, 3].any(axis=0))
+            sprite = (rgba[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].copy() if len(rows)
+                      else np.zeros((1, 1, 4), np.uint8))
+            self._cache[key] = sprite
+        return sprite
+
+
+def _stamp(frame, sprite, x, y, ha="center", va="center"):
+    """Alpha-blend ``sprite`` into ``frame`` (an RGBA array, rows from the top) at pixel (x, y)."""
+    h, w = sprite.shape[:2]
+    x0 = int(round(x - (w / 2 if ha == "center" else w if ha == "right" else 0)))
+    y0 = int(round(y - (h / 2 if va == "center" else h if va == "bottom" else 0)))
+    H, W = frame.shape[:2]
+    sx0, sy0 = max(0, -x0), max(0, -y0)
+    x1, y1 = min(W, x0 + w), min(H, y0 + h)
+    x0, y0 = max(x0, 0), max(y0, 0)
+    if x1 <= x0 or y1 <= y0:
+        return
+    src = sprite[sy0:sy0 + (y1 - y0), sx0:sx0 + (x1 - x0)]
+    dst = frame[y0:y1, x0:x1, :3]
+    alpha = src[:, :, 3:4].astype(np.uint16)
+    dst[...] = (src[:, :, :3] * alpha + dst * (255 - alpha) + 127) // 255
+
+
+class _Labels:
+    """Where labels go: queued as sprites (live frames) or made text artists (static figures)."""
+
+    def __init__(self, ax, sprites=None):
+        self.ax = ax
+        self.sprites = sprites
+        self.queue = []
+        self.artists = []
+
+    def clear(self):
+        self.queue = []
+        for artist in self.artists:
+            artist.remove()
+        self.artists = []
+
+    def add(self, x, y, text, coords="data", size=11, colour=INK, weight="normal", box=None,
+            ha="center", va="center", dx=0, dy=0):
+        """A label at (x, y) in data or axes coordinates, shifted by (dx, dy) pixels (dy up)."""
+        if self.sprites is not None:
+            transform = self.ax.transData if coords == "data" else self.ax.transAxes
+            px, py = transform.transform((x, y))
+            self.queue.append((px + dx, py + dy, text, size, colour, weight, box, ha, va))
+        else:
+            from matplotlib.transforms import offset_copy
+            base = self.ax.transData if coords == "data" else self.ax.transAxes
+            transform = offset_copy(base, fig=self.ax.figure, x=dx, y=dy, units="dots") if dx or dy else base
+            bbox = None if box is None else dict(boxstyle="round,pad=0.25", fc=box, ec=colour, lw=1)
+            self.artists.append(self.ax.text(x, y, text, fontsize=size, color=colour, weight=weight,
+                                             ha=ha, va=va, bbox=bbox, transform=transform, clip_on=False))
+
+    def stamp(self, frame):
+        """Blend the queued sprites into ``frame`` (rows from the top)."""
+        height = frame.shape[0]
+        for px, py, text, size, colour, weight, box, ha, va in self.queue:
+            sprite = self.sprites.get(text, size, colour, weight, box)
+            # matplotlib's y runs up, the frame's rows run down; "top" keeps its meaning
+            _stamp(frame, sprite, px, height - py, ha, va)
+
+
+class DiagramPainter:
+    """Draws :class:`~fttoolkit.viz.scene.DiagramData` on an axes (one line per node, time to the right)."""
+
+    def __init__(self, ax, ids, styles, labels, animated=False):
+        self.ax = ax
+        self.ids = list(ids)
+        self.styles = styles
+        self.labels = labels
+        self.row = {node_id: k for k, node_id in enumerate(self.ids)}
+        n = len(self.ids)
+        ax.set_ylim(n - 0.4, -0.6)
+        ax.set_yticks([])
+        ax.set_xticks([])
+        for side in ("top", "right", "left"):
+            ax.spines[side].set_visible(False)
+        ax.spines["bottom"].set_color(GRID)
+        kw = dict(animated=animated)
+        # process lines and names do not move: they belong to the background
+        ax.add_collection(LineCollection([[(0, k), (1, k)] for k in range(n)], colors=GRID, linewidths=1.2,
+                                         transform=ax.get_yaxis_transform(), zorder=1))
+        size = 11 if n <= 12 else 8
+        every = max(1, math.ceil(n / 16))        # label every row while they fit, else every few
+        for node_id, k in self.row.items():
+            if k % every and k != n - 1:
+                continue
+            ax.text(-0.008, k, node_id, transform=ax.get_yaxis_transform(), ha="right", va="center",
+                    fontsize=size, color=INK, weight="bold")
+        self.bands = PolyCollection([], facecolors="#FBE3D6", edgecolors="none", zorder=0, **kw)
+        self.grid = LineCollection([], colors="#EDEDED", linewidths=1, zorder=0.5, **kw)
+        self.down = LineCollection([], colors=CRASHED, linewidths=5, zorder=1.5, **kw)
+        self.animated = animated
+        self.max_messages = 400
+        self.line_sets = {}    # (colour, status) -> one Line2D for all those messages (NaN-separated)
+        self.head_sets = {}    # colour -> one PathPatch of all those arrowheads, in pixels
+        self.lost = ax.scatter([], [], marker="x", s=60, c=WRONG, linewidths=2.2, zorder=4, **kw)
+        self.crashes = ax.scatter([], [], marker="X", s=120, c=INK, zorder=4, **kw)
+        self.restarts = ax.scatter([], [], marker="^", s=80, c="#009E73", edgecolors=INK, zorder=4, **kw)
+        self.marks = LineCollection([], colors=WRONG, linewidths=2.5, zorder=3.5, **kw)
+        self.now = LineCollection([], colors=INK, linewidths=1, linestyles=(0, (2, 2)), zorder=3, **kw)
+        for artist in (self.bands, self.grid, self.down, self.marks, self.now):
+            ax.add_collection(artist)
+
+    @property
+    def artists(self):
+        """Everything that changes from frame to frame, in drawing order."""
+        return [self.bands, self.grid, self.down, *self.line_sets.values(), *self.head_sets.values(), self.lost,
+                self.crashes, self.restarts, self.marks, self.now]
+
+    def update(self, data):
+        """Point every artist at ``data`` (labels are added to the label layer)."""
+        ax, row = self.ax, self.row
+        start, end = data.start, max(data.end, data.start + 1)
+        ax.set_xlim(start, end + (end - start) * 0.02)
+        top, bottom = -0.6, len(self.ids) - 0.4
+        self.bands.set_verts([[(a, top), (b, top), (b, bottom), (a, bottom)] for a, b in data.partitions])
+        step = _nice_step((end - start) / 6)
+        first = math.ceil(start / step) * step
+        ticks = list(range(int(first), int(end) + 1, int(step)))
+        self.grid.set_segments([[(t, top), (t, bottom)] for t in ticks])
+        for t in ticks:
+            self.labels.add(t, bottom, f"{t}", size=9, colour="#555555", va="top", dy=-4)
+        self.labels.add(1.0, 0.0, "time (ticks) \u2192", coords="axes", size=9, colour="#555555",
+                        ha="right", va="top", dy=-18)
+        self.down.set_segments([[(a, row[n]), (b, row[n])] for n, a, b in data.down if n in row])
+        messages = [m for m in data.messages if m[1] in row and m[2] in row]
+        shown = messages[-self.max_messages:] if len(messages) > self.max_messages else messages
+        if len(shown) < len(messages):
+            self.labels.add(1.0, 1.0, f"showing the latest {len(shown)} of {len(messages)} messages",
+                            coords="axes", size=9, colour="#555555", ha="right", va="bottom", dy=4)
+        groups = {}                   # (colour, status) -> list of (t0, y0, t1, y1)
+        heads = {}                    # colour -> list of (t0, y0, t1, y1)
+        lost = []
+        for kind, src, dst, t0, t1, f, status in shown:
+            y0 = row[src]
+            y1 = y0 + (row[dst] - y0) * f
+            colour = self.styles[kind][0]
+            groups.setdefault((colour, status), []).append((t0, y0, t1, y1))
+            if status == "lost":
+                lost.append((t1, y1))
+            elif status != "in flight":
+                heads.setdefault(colour, []).append((t0, y0, t1, y1))
+        for key in set(self.line_sets) | set(groups):
+            line = self.line_sets.get(key)
+            if line is None:
+                colour, status = key
+                line = Line2D([], [], color=colour, lw=1.6, ls=_DIAGRAM_LINES[status], zorder=2,
+                              animated=self.animated)
+                ax.add_line(line)
+                self.line_sets[key] = line
+            pieces = groups.get(key)
+            if pieces:
+                a = np.array(pieces, float)
+                xs = np.column_stack([a[:, 0], a[:, 2], np.full(len(a), np.nan)]).ravel()
+                ys = np.column_stack([a[:, 1], a[:, 3], np.full(len(a), np.nan)]).ravel()
+                line.set_data(xs, ys)
+            else:
+                line.set_data([], [])
+        to_px = ax.transData.transform
+        for colour in set(self.head_sets) | set(heads):
+            patch = self.head_sets.get(colour)
+            if patch is None:
+                patch = PathPatch(Path(np.zeros((1, 2))), facecolor=colour, edgecolor="none", zorder=3,
+                                  transform=IdentityTransform(), animated=self.animated)
+                ax.add_patch(patch)
+                self.head_sets[colour] = patch
+            pieces = heads.get(colour)
+            if pieces:
+                a = np.array(pieces, float)
+                p0, p1 = to_px(a[:, 0:2]), to_px(a[:, 2:4])
+                patch.set_path(_arrowheads(p0, p1))
+                patch.set_visible(True)
+            else:
+                patch.set_visible(False)
+        self.lost.set_offsets(lost or np.zeros((0, 2)))
+        self.crashes.set_offsets([(t, row[n]) for n, t in data.crashes if n in row] or np.zeros((0, 2)))
+        self.restarts.set_offsets([(t, row[n]) for n, t in data.restarts if n in row] or np.zeros((0, 2)))
+        self.marks.set_segments([[(t, top), (t, bottom)] for t, _, _ in data.violations])
+        for t, name, _ in data.violations[-3:]:
+            self.labels.add(t, top, name, size=9, colour=WRONG, weight="bold", va="bottom", dy=2)
+        self.now.set_segments([[(data.now, top), (data.now, bottom)]] if start <= data.now <= end else [])
+
+
+def _nice_step(raw):
+    """A round step (1, 2, 5 x 10^k ticks) near ``raw``."""
+    if raw <= 1:
+        return 1
+    power = 10 ** math.floor(math.log10(raw))
+    for k in (1, 2, 5, 10):
+        if k * power >= raw:
+            return k * power
+    return 10 * power
+
+
+def _arrowheads(p0, p1, length=9.0, width=4.0):
+    """One path of filled triangles (in pixels) at the ``p1`` ends of the segments ``p0 -> p1``."""
+    d = p1 - p0
+    norm = np.hypot(d[:, 0], d[:, 1])
+    norm[norm == 0] = 1.0
+    u = d / norm[:, None]
+    n = np.column_stack([-u[:, 1], u[:, 0]])
+    base = p1 - u * length
+    verts = np.stack([p1, base + n * width, base - n * width, p1], axis=1).reshape(-1, 2)
+    codes = np.tile([Path.MOVETO, Path.LINETO, Path.LINETO, Path.CLOSEPOLY], len(p0))
+    return Path(verts, codes)
+
+
+class ClusterPicture:
+    """Frames of one simulation: the cluster graph on top, the space-time diagram below.
+
+    Parameters
+    ----------
+    sim : fttoolkit.sim.Simulation
+        The run to draw (a front door's ``.sim``).
+    adapter : ViewAdapter, optional
+        How nodes look (default: the one registered for the protocol).
+    width, graph_height, diagram_height : int
+        Pixel sizes; ``diagram_height=0`` leaves the diagram out.
+    scale : int
+        Pixels per layout pixel (2 for sharp pictures on high-density screens).
+    diagram_ticks : int, optional
+        Width of the diagram's time window (default: about 12 message delays).
+
+    Notes
+    -----
+    The frame is fixed in size, so it is never scaled (and never blurred) in
+    the browser.  Text is stamped from pre-rendered sprites, which is what
+    makes a frame cost a few milliseconds instead of tens.
+    """
+
+    def __init__(self, sim, adapter=None, width=900, graph_height=520, diagram_height=260, scale=1,
+                 diagram_ticks=None, positions=None):
+        for name, value, low in (("width", width, 300), ("graph_height", graph_height, 200),
+                                 ("diagram_height", diagram_height, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                from ..core.errors import BadParameter
+                raise BadParameter(f"{name} must be a whole number of pixels >= {low}; got {value!r}")
+        self.sim = sim
+        self.adapter = adapter or adapter_for(sim.node_class)
+        self.styles = TypeStyles(self.adapter.message_types)
+        self.index = TraceIndex()
+        self.positions = positions
+        self.diagram_ticks = diagram_ticks
+        self.width, self.height = width, graph_height + diagram_height
+        self.scale = scale
+        self._layout = (width, graph_height, diagram_height)
+        self._build()
+
+    @property
+    def size(self):
+        """``(width, height)`` of a frame in pixels."""
+        return (self.width * self.scale, self.height * self.scale)
+
+    # ---- the static part --------------------------------------------------------------
+    def _build(self):
+        width, gh, dh = self._layout
+        dpi = 100 * self.scale
+        self.ids = list(self.sim.ids)
+        self.fig = Figure(figsize=(width / 100, (gh + dh) / 100), dpi=dpi, facecolor=_BG)
+        self.canvas = FigureCanvasAgg(self.fig)
+        self.sprites = SpriteCache(dpi=dpi)
+        H = gh + dh
+        ax = self.fig.add_axes([0, dh / H, 1, gh / H])
+        ax.set_axis_off()
+        half_h = 1.34
+        half_w = half_h * width / gh
+        ax.set_xlim(-half_w, half_w)
+        ax.set_ylim(-half_h - 0.05, half_h - 0.05)
+        self.ax = ax
+        self.px_per_unit = gh / (2 * half_h)
+        n = max(len(self.ids), 1)
+        self.node_px = max(20.0, min(46.0, 2 * math.pi * self.px_per_unit / n * 0.55))
+        self.labels = _Labels(ax, self.sprites)
+        kw = dict(animated=True)
+        self.hulls = PolyCollection([], linewidths=self.node_px * 1.9 * 72 / 100, joinstyle="round",
+                                    capstyle="round", zorder=0, **kw)
+        self.links = LineCollection([], zorder=1, **kw)
+        for artist in (self.hulls, self.links):
+            ax.add_collection(artist)
+        s_node = (self.node_px * 72 / 100) ** 2
+        self.s_node = s_node
+        self.node_sets = {}        # marker -> scatter of running nodes with that marker
+        self.crashed = ax.scatter([], [], s=s_node, c=["#D9D9D9"], edgecolors=CRASHED, linewidths=2, zorder=3, **kw)
+        self.crash_marks = ax.scatter([], [], s=s_node * 1.3, marker="x", c=[INK], linewidths=3, zorder=4, **kw)
+        self.broken = ax.scatter([], [], s=s_node * 1.9, facecolors="none", edgecolors=WRONG, linewidths=4,
+                                 zorder=2.5, **kw)
+        m_px = 11 if n <= 12 else 9
+        self.s_msg = (m_px * 72 / 100) ** 2
+        self.msg_sets = {}         # type name -> scatter
+        self.copies = ax.scatter([], [], s=self.s_msg * 3.2, facecolors="none", edgecolors=INK, linewidths=1.5,
+                                 zorder=5, **kw)
+        self.helds = ax.scatter([], [], s=self.s_msg * 3.2, marker="s", facecolors="none", edgecolors="#E69F00",
+                                linewidths=2, zorder=5, **kw)
+        self.drops = ax.scatter([], [], s=self.s_msg * 2.2, marker="X", c=[WRONG], edgecolors="white",
+                                linewidths=0.8, zorder=6, **kw)
+        self._legend()
+        if dh:
+            dax = self.fig.add_axes([60 / width, 30 / H, 1 - 80 / width, (dh - 56) / H])
+            self.diagram_labels = _Labels(dax, self.sprites)
+            self.diagram = DiagramPainter(dax, self.ids, self.styles, self.diagram_labels, animated=True)
+            self.fig.text(8 / width, (dh - 8) / H, "space-time diagram (Lamport)", fontsize=10, color="#555555",
+                          va="top", weight="bold")
+        else:
+            self.diagram = None
+            self.diagram_labels = None
+        self.canvas.draw()
+        self.background = self.canvas.copy_from_bbox(self.fig.bbox)
+
+    def _legend(self):
+        handles = []
+        for name in self.styles.names():
+            colour, marker = self.styles[name]
+            handles.append(Line2D([], [], ls="none", marker=marker, color=colour, markersize=9,
+                                  markeredgecolor=INK, markeredgewidth=0.6, label=name))
+        handles += [
+            Line2D([], [], ls="none", marker="o", markersize=13, markerfacecolor="none", markeredgecolor=INK,
+                   label="duplicate copy"),
+            Line2D([], [], ls="none", marker="X", markersize=10, color=WRONG, label="message lost"),
+            Line2D([], [], color=WRONG, ls=(0, (6, 4)), label="link cut (partition)"),
+            Line2D([], [], ls="none", marker="o", markersize=12, markerfacecolor="#EDEDED", markeredgecolor=CRASHED,
+                   label="crashed node"),
+            Line2D([], [], ls="none", marker="o", markersize=14, markerfacecolor="none", markeredgecolor=WRONG,
+                   markeredgewidth=2.5, label="invariant broken"),
+        ]
+        self.ax.legend(handles=handles, loc="upper right", fontsize=9, frameon=True, framealpha=0.9,
+                       edgecolor="#DDDDDD", borderpad=0.6, labelspacing=0.5)
+
+    def _scatter_for(self, table, key, **style):
+        artist = table.get(key)
+        if artist is None:
+            artist = self.ax.scatter([], [], animated=True, **style)
+            table[key] = artist
+        return artist
+
+    # ---- one frame ---------------------------------------------------------------------
+    def scene(self):
+        """The :class:`~fttoolkit.viz.scene.Scene` of the current moment."""
+        return scene_of(self.sim, self.adapter, index=self.index, positions=self.positions)
+
+    def window(self):
+        """The diagram's time window ``(start, end)`` for the current moment."""
+        span = self.diagram_ticks or max(100, 12 * self.sim.network.defaults.delay[1])
+        end = max(self.sim.now, span)
+        return end - span, end
+
+    def draw(self, scene=None):
+        """Draw the current moment on the canvas; return the frame as an ``(h, w, 4)`` array."""
+        sim = self.sim
+        if list(sim.ids) != self.ids:          # nodes were added: start the layout over
+            self._build()
+        scene = scene or self.scene()
+        ax = self.ax
+        self.labels.clear()
+        pos = {i: (look.x, look.y) for i, look in scene.nodes.items()}
+        # partition sides
+        hulls, tints = [], []
+        for k, group in enumerate(scene.groups):
+            points = [pos[i] for i in group if i in pos]
+            if points:
+                hulls.append(_hull(points))
+                tints.append(_GROUP_TINTS[k % len(_GROUP_TINTS)])
+        self.hulls.set_verts(hulls)
+        self.hulls.set_facecolors(tints or ["none"])
+        self.hulls.set_edgecolors(tints or ["none"])
+        # links
+        segs, colours, styles, widths = [], [], [], []
+        for link in scene.links:
+            colour, style, width = _LINK_STYLES[link.state]
+            segs.append([pos[link.a], pos[link.b]])
+            colours.append(colour)
+            styles.append(style)
+            widths.append(width)
+        self.links.set_segments(segs)
+        self.links.set_colors(colours or [GRID])
+        self.links.set_linestyles(styles or ["solid"])
+        self.links.set_linewidths(widths or [1])
+        # nodes
+        by_marker = {}
+        crashed, broken = [], []
+        id_size = 13 if self.node_px >= 36 else 10 if self.node_px >= 26 else 8
+        for node_id, look in scene.nodes.items():
+            xy = (look.x, look.y)
+            if look.up:
+                by_marker.setdefault(look.marker, ([], []))
+                by_marker[look.marker][0].append(xy)
+                by_marker[look.marker][1].append(look.fill)
+            else:
+                crashed.append(xy)
+            if look.broken:
+                broken.append(xy)
+            self.labels.add(look.x, look.y, node_id, size=id_size, weight="bold", colour=INK,
+                            box=None if look.up else "#FFFFFF")
+            below = -self.node_px / 2 - 4
+            if look.caption and (len(self.ids) <= 16 or not look.up):
+                self.labels.add(look.x, look.y, look.caption, size=10 if len(self.ids) <= 12 else 8,
+                                colour=WRONG if not look.up else "#333333", weight="bold" if not look.up else "normal",
+                                va="top", dy=below)
+            if look.badge and (len(self.ids) <= 12 or len(look.badge) <= 4):
+                self.labels.add(look.x, look.y, look.badge, size=9, colour=INK, box="#FFF4C2",
+                                ha="left", va="bottom", dx=self.node_px * 0.35, dy=self.node_px * 0.35)
+        for marker in set(self.node_sets) | set(by_marker):
+            artist = self._scatter_for(self.node_sets, marker, marker=marker, s=self.s_node, edgecolors=INK,
+                                       linewidths=1.8, zorder=3)
+            points, fills = by_marker.get(marker, ([], []))
+            artist.set_offsets(points or np.zeros((0, 2)))
+            artist.set_facecolors(fills or ["none"])
+        self.crashed.set_offsets(crashed or np.zeros((0, 2)))
+        self.crash_marks.set_offsets(crashed or np.zeros((0, 2)))
+        self.broken.set_offsets(broken or np.zeros((0, 2)))
+        # messages in flight, lost ones
+        per_type, copies, helds = {}, [], []
+        for m in scene.messages:
+            xy = self._along(pos[m.src], pos[m.dst], m.f)
+            per_type.setdefault(m.type, []).append(xy)
+            if m.copy_of:
+                copies.append(xy)
+            if m.held:
+                helds.append(xy)
+        for name in set(self.msg_sets) | set(per_type):
+            colour, marker = self.styles[name]
+            artist = self._scatter_for(self.msg_sets, name, marker=marker, s=self.s_msg * (1.6 if marker == "*" else 1),
+                                       c=[colour], edgecolors=INK, linewidths=0.6, zorder=5)
+            artist.set_offsets(per_type.get(name) or np.zeros((0, 2)))
+        self.copies.set_offsets(copies or np.zeros((0, 2)))
+        self.helds.set_offsets(helds or np.zeros((0, 2)))
+        drops = []
+        for d in scene.drops:
+            xy = self._along(pos[d.src], pos[d.dst], d.f)
+            drops.append(xy)
+            if len(scene.drops) <= 12:
+                self.labels.add(xy[0], xy[1], _LOSS_WORDS.get(d.reason, d.reason), size=8, colour=WRONG,
+                                weight="bold", va="bottom", dy=8)
+        self.drops.set_offsets(drops or np.zeros((0, 2)))
+        # captions of the whole frame
+        self.labels.add(0.012, 0.975, f"t = {sim.now}   step {sim.steps}", coords="axes", size=12,
+                        weight="bold", ha="left", va="top")
+        if scene.violations:
+            v = scene.violations[-1]
+            more = f"  (+{len(scene.violations) - 1} more)" if len(scene.violations) > 1 else ""
+            when = f"step {v['step']}, t = {v['tick']}" if v.get("step") else f"t = {v['tick']}"
+            self.labels.add(0.012, 0.915, f"\u2717 {v['name']} broken at {when}{more}", coords="axes", size=12,
+                            colour=WRONG, weight="bold", ha="left", va="top")
+            self.labels.add(0.012, 0.862, _shorten(v["detail"], 90), coords="axes", size=10, colour=WRONG,
+                            ha="left", va="top")
+        # draw
+        canvas = self.canvas
+        canvas.restore_region(self.background)
+        fig = self.fig
+        for artist in (self.hulls, self.links, self.broken, *self.node_sets.values(), self.crashed,
+                       self.crash_marks, *self.msg_sets.values(), self.copies, self.helds, self.drops):
+            fig.draw_artist(artist)
+        if self.diagram is not None:
+            start, end = self.window()
+            self.diagram_labels.clear()
+            self.diagram.update(diagram_of(sim.trace, self.ids, start, end, sim.now, index=self.index))
+            for artist in self.diagram.artists:
+                fig.draw_artist(artist)
+        frame = np.asarray(canvas.buffer_rgba())
+        self.labels.stamp(frame)
+        if self.diagram_labels is not None:
+            self.diagram_labels.stamp(frame)
+        return frame
+
+    def _along(self, a, b, f):
+        """Point ``f`` of the way from node a to node b, between their rims, on its own side of the link."""
+        (x0, y0), (x1, y1) = a, b
+        dx, dy = x1 - x0, y1 - y0
+        length = math.hypot(dx, dy) or 1.0
+        rim = min(0.45, (self.node_px / 2 + 6) / self.px_per_unit / length)
+        g = rim + (1 - 2 * rim) * f
+        side = 7 / self.px_per_unit        # messages each way travel on their own side
+        nx, ny = -dy / length * side, dx / length * side
+        return (x0 + dx * g + nx, y0 + dy * g + ny)
+
+    def render_png(self):
+        """Draw the current moment and return it as PNG bytes."""
+        return encode_png(self.draw())
+
+
+def _hull(points):
+    """The convex outline of ``points`` (any order); a tiny square around a single point."""
+    if len(points) == 1:
+        (x, y), e = points[0], 1e-3
+        return [(x - e, y - e), (x + e, y - e), (x + e, y + e), (x - e, y + e)]
+    cx = sum(p[0] for p in points) / len(points)
+    cy = sum(p[1] for p in points) / len(points)
+    ordered = sorted(points, key=lambda p: math.atan2(p[1] - cy, p[0] - cx))
+    hull = []
+    for p in ordered + ordered[:2]:          # drop points that make a dent (Graham scan on sorted angles)
+        while len(hull) >= 2 and ((hull[-1][0] - hull[-2][0]) * (p[1] - hull[-2][1])
+                                  - (hull[-1][1] - hull[-2][1]) * (p[0] - hull[-2][0])) <= 0:
+            hull.pop()
+        hull.append(p)
+    return hull[:-2] if len(hull) > 2 else hull
+
+
+def _shorten(text, limit):
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
+
+
+def spacetime(cluster, start=None, end=None, width=900, height=None, ax=None):
+    """Draw a space-time (Lamport) diagram of ticks ``start .. end`` of a run; return the figure.
+
+    One horizontal line per node, time to the right; an arrow per message
+    from its send to its delivery, coloured by message type; lost messages
+    dashed and ending in a cross, duplicates dash-dotted, messages still in
+    flight dotted; crashes as black crosses, restarts as green triangles,
+    down time as a thick grey line; partitions shaded; broken invariants as
+    vermillion lines.
+
+    Parameters
+    ----------
+    cluster : front door or Simulation
+    start, end : int, optional
+        The window (default: the whole run so far).
+    width, height : int
+        Pixel size of the figure (height default: 40 pixels per node + 80).
+    ax : matplotlib Axes, optional
+        Draw into this axes instead of a new figure.
+
+    Examples
+    --------
+    >>> from fttoolkit import Broadcast
+    >>> cluster = Broadcast(nodes=3, seed=1)
+    >>> cluster.broadcast("n1", "hi")
+    >>> _ = cluster.run(until=100)
+    >>> fig = spacetime(cluster)
+    >>> [round(v) for v in fig.get_size_inches() * fig.dpi]
+    [900, 200]
+    """
+    sim = getattr(cluster, "sim", cluster)
+    sim._ensure_started()
+    start = 0 if start is None else start
+    end = sim.now if end is None else end
+    from ..core.errors import BadParameter
+    if isinstance(start, bool) or not isinstance(start, int) or isinstance(end, bool) or not isinstance(end, int) \
+            or not 0 <= start < end:
+        raise BadParameter(f"the window must be whole ticks with 0 <= start < end; got start={start!r}, end={end!r}")
+    ids = list(sim.ids)
+    if ax is None:
+        height = height or 40 * len(ids) + 80
+        fig = Figure(figsize=(width / 100, height / 100), dpi=100)
+        FigureCanvasAgg(fig)
+        ax = fig.add_axes([60 / width, 40 / height, 1 - 80 / width, 1 - 60 / height])
+    styles = TypeStyles(adapter_for(sim.node_class).message_types)
+    labels = _Labels(ax)
+    painter = DiagramPainter(ax, ids, styles, labels)
+    data = diagram_of(sim.trace, ids, start, end, min(sim.now, end))
+    painter.update(data)
+    used = sorted({m[0] for m in data.messages}, key=lambda n: styles.names().index(n))
+    if used:
+        handles = [Line2D([], [], color=styles[n][0], lw=2, label=n) for n in used]
+        ax.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.9, ncols=min(len(handles), 4))
+    return ax.figure
