@@ -16,8 +16,11 @@ ALLOWED = {
     "algorithms": ({"core", "algorithms"}, set()),
     "sim": ({"core", "algorithms", "sim"}, {"networkx"}),
     "check": ({"core", "algorithms", "sim", "check"}, set()),
+    # Pictures and widgets: above the checkers, below the front doors.
+    "viz": ({"core", "algorithms", "sim", "check", "viz"},
+            {"matplotlib", "numpy", "ipywidgets", "IPython", "networkx"}),
     # The front doors and the scenario scripts form the top layer together.
-    "doors": ({"core", "algorithms", "sim", "check", "doors", "scenario"}, {"networkx"}),
+    "doors": ({"core", "algorithms", "sim", "check", "viz", "doors", "scenario"}, {"networkx"}),
 }
 
 
@@ -74,6 +77,14 @@ def test_the_checker_sees_relative_imports():
     # Guard against a checker that finds nothing: the simulator imports the core.
     names = set(imports_of(PKG / "sim" / "simulation.py"))
     assert "fttoolkit.core.errors" in names and "heapq" in names
+
+
+def test_front_doors_load_without_plotting():
+    # show() imports the widget lazily: building and running a cluster never loads matplotlib.
+    code = ("import sys, fttoolkit; c = fttoolkit.Broadcast(nodes=3); c.run(until=10); "
+            "print([m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'ipywidgets')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_algorithms_load_without_simulator_networkx_or_plotting():

@@ -53,7 +53,57 @@ cluster.trace.counts()"""),
 **intentions**, and the simulator carries them out one at a time, in order. That is why a crash can
 fall *between* "store" and "send" — which is exactly where many real bugs live.
 
-## Faults: crashes, loss and partitions
+## The cluster view
+
+Reading traces is precise but slow. `show()` opens the **cluster view**: a picture of the cluster that
+follows the simulation step by step, with the controls to drive it. Run the next cell, then:
+
+1. press **Step** a few times and watch one event happen each time (the picture's top-left corner says
+   which step and tick you are at; the event log under the controls lists what happened);
+2. press **Play**, and **Pause** again; the `ticks/s` box sets how fast simulated time runs;
+3. choose `n3` in the node menu and press **Crash**, then **Restart**; the panel on the right shows the
+   full state of the chosen node;
+4. type `n1 n2 | n3 n4 n5` in the box next to **Partition** and press it; then **Heal**;
+5. set **loss** to 0.3, or type a new **delay** such as `5-20` and press Enter;
+6. type a seed and press **Reset** to run the same experiment again with other random choices.
+
+What the picture shows:
+
+| you see | it means |
+|---|---|
+| a coloured shape moving along a link | a message in flight, from its sending to its delivery; each message type has its own colour *and* shape (see the legend) |
+| a shape inside a black ring | a **duplicate (重复消息)**: a second copy the network made of a message |
+| a vermillion ✗ on a link | a message **lost (丢失)** there: by random loss, at a cut, or arriving at a crashed node |
+| a grey node with a black ✗ | a **crashed (崩溃)** node |
+| dashed vermillion links, shaded groups | a **network partition (网络分区)**: the links between the groups are cut |
+| a yellow badge such as *waits for 2 acks* | what the node is collecting (acknowledgements here; votes in Paxos and Raft) |
+| a vermillion ring and a banner | a broken **invariant (不变量)**, with its name and the step where it broke |
+
+Mistakes are fine: a partition naming a node that does not exist, restarting a node that is running or a
+speed of 0 give a message above the picture, and nothing else happens."""),
+    CODE("""cluster = Broadcast(nodes=5, seed=7, delay=(20, 60), loss=0.1)
+cluster.broadcast("n1", "hello")
+cluster.broadcast("n4", "world", at=150)
+view = cluster.show()
+view"""),
+    MD("""The view and your code drive the *same* cluster: whatever a cell does to `cluster` shows in the
+view when the cell finishes, and whatever you do with the buttons is in `cluster.trace`. The view's
+actions can be called from code too, and a mistake shows in the view instead of stopping the cell:"""),
+    CODE("""view.crash("n3")
+cluster.run(until=cluster.now + 200)
+view.restart("n1")          # n1 is running: the view says so
+print(view.message)"""),
+    MD("""## Reading a space-time diagram
+
+Under the picture is a **space-time diagram (时空图)**, as Leslie Lamport drew them in *Time, Clocks,
+and the Ordering of Events in a Distributed System* (1978): one horizontal line per node, time running
+to the right, and an arrow for each message from the moment it was sent to the moment it was delivered.
+Lost messages end in a ✗, crashes are black crosses, and the time a node spends crashed is a thick grey
+line. An event $a$ **happened before (先发生于)** an event $b$, written $a \\rightarrow b$, when you can
+walk from $a$ to $b$ along node lines (rightwards) and message arrows; events with no such path are
+**concurrent (并发)**. You can draw the diagram of any window of a run:"""),
+    CODE("""cluster.spacetime(0, 300)"""),
+    MD("""## Faults: crashes, loss and partitions
 
 A **crash (崩溃)** wipes a node's memory (its *volatile* state) but not what it wrote to *stable
 storage*. Let us crash `n3` before anything happens, make the network lose 30% of messages, and bring
@@ -141,6 +191,10 @@ buggy.broadcast("n1", "twice?")
 buggy.run()
 for event in buggy.violations[:3]:
     print(event)"""),
+    MD("""In the cluster view, the nodes involved are ringed in vermillion, the banner names the invariant and the
+step where it first broke, and the space-time diagram marks that moment. When you press **Play**, the
+view pauses by itself at the step where an invariant breaks."""),
+    CODE("""buggy.show(diagram_height=0)"""),
     MD("""From a terminal, `python -m fttoolkit fuzz broadcast --seeds 200 --bug deliver-before-persist` tries
 200 random fault schedules, and prints the first one that breaks an invariant, shrunk to a handful of
 commands, as a script you can `replay`.

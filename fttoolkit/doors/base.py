@@ -287,6 +287,21 @@ class FrontDoor:
         """Call ``observer(event)`` for every new trace event."""
         self.sim.subscribe(observer)
 
+    def show(self, **options):
+        """Open the interactive cluster view of this run (see :class:`fttoolkit.viz.ClusterView`).
+
+        Options: ``width``, ``graph_height``, ``diagram_height`` (pixels),
+        ``speed`` (ticks per second while playing), ``scale`` (2 for
+        high-density screens).
+        """
+        from ..viz.view import ClusterView
+        return ClusterView(self, **options)
+
+    def spacetime(self, start=None, end=None, **options):
+        """A space-time (Lamport) diagram of ticks ``start .. end`` (see :func:`fttoolkit.viz.spacetime`)."""
+        from ..viz.render import spacetime
+        return spacetime(self, start, end, **options)
+
     def workload(self, until, requests=3):
         """Schedule a default client workload of ``requests`` requests before tick ``until``."""
         raise NotImplementedError(f"{type(self).__name__} defines no default workload")

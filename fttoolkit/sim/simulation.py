@@ -153,6 +153,10 @@ def _logged(method):
     return wrapper
 
 
+def _by_mid(pair):
+    return pair[0].mid
+
+
 class InFlight:
     """A message in the network: ``src -> dst``, sent at ``sent_at``, due at ``due``."""
 
@@ -979,15 +983,15 @@ class Simulation:
         return items + held + rest
 
     def in_flight(self):
-        """The messages in the network now, as ``(message, held)`` pairs, by due tick.
+        """The messages in the network now, as ``(message, held)`` pairs, in the order they were sent.
 
         ``held`` is true for a message stuck on a clogged link.
         """
         self._ensure_started()
-        held = [(m, True) for pair in sorted(self._held) for m in self._held[pair]]
-        moving = sorted((entry for (_, _, _, entry) in self._heap if type(entry) is InFlight and not entry.dead),
-                        key=lambda m: (m.due, m.mid))
-        return held + [(m, False) for m in moving]
+        out = [(m, True) for pair in self._held.values() for m in pair]
+        out += [(entry, False) for (_, _, _, entry) in self._heap if type(entry) is InFlight and not entry.dead]
+        out.sort(key=_by_mid)
+        return out
 
     def is_held(self, item):
         """Return whether a message is held on a clogged link."""

@@ -20,6 +20,7 @@ Examples
 (True, (900, 780))
 """
 
+import gc
 import math
 import struct
 import zlib
@@ -74,7 +75,7 @@ def encode_png(rgba, compress_level=1):
         return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body) & 0xFFFFFFFF)
 
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw.tobytes(), compress_level)) + chunk(b"IEND", b""))
+            + chunk(b"IDAT", zlib.compress(raw, compress_level)) + chunk(b"IEND", b""))
 
 
 class SpriteCache:
@@ -353,6 +354,7 @@ class ClusterPicture:
         self.diagram_ticks = diagram_ticks
         self.width, self.height = width, graph_height + diagram_height
         self.scale = scale
+        self.max_diagram_events = 6000
         self._layout = (width, graph_height, diagram_height)
         self._build()
 
@@ -455,6 +457,16 @@ class ClusterPicture:
 
     def draw(self, scene=None):
         """Draw the current moment on the canvas; return the frame as an ``(h, w, 4)`` array."""
+        # A frame makes many small objects; a full collection would rescan the whole trace.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._draw(scene)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _draw(self, scene):
         sim = self.sim
         if list(sim.ids) != self.ids:          # nodes were added: start the layout over
             self._build()
@@ -519,20 +531,25 @@ class ClusterPicture:
         self.broken.set_offsets(broken or np.zeros((0, 2)))
         # messages in flight, lost ones
         per_type, copies, helds = {}, [], []
-        for m in scene.messages:
-            xy = self._along(pos[m.src], pos[m.dst], m.f)
-            per_type.setdefault(m.type, []).append(xy)
-            if m.copy_of:
-                copies.append(xy)
-            if m.held:
-                helds.append(xy)
+        if scene.messages:
+            xy = self._along_many([pos[m.src] for m in scene.messages], [pos[m.dst] for m in scene.messages],
+                                  [m.f for m in scene.messages])
+            for k, m in enumerate(scene.messages):
+                per_type.setdefault(m.type, []).append(k)
+                if m.copy_of:
+                    copies.append(k)
+                if m.held:
+                    helds.append(k)
+            per_type = {name: xy[ks] for name, ks in per_type.items()}
+            copies, helds = xy[copies], xy[helds]
         for name in set(self.msg_sets) | set(per_type):
             colour, marker = self.styles[name]
             artist = self._scatter_for(self.msg_sets, name, marker=marker, s=self.s_msg * (1.6 if marker == "*" else 1),
                                        c=[colour], edgecolors=INK, linewidths=0.6, zorder=5)
-            artist.set_offsets(per_type.get(name) or np.zeros((0, 2)))
-        self.copies.set_offsets(copies or np.zeros((0, 2)))
-        self.helds.set_offsets(helds or np.zeros((0, 2)))
+            points = per_type.get(name)
+            artist.set_offsets(points if points is not None else np.zeros((0, 2)))
+        self.copies.set_offsets(copies if len(copies) else np.zeros((0, 2)))
+        self.helds.set_offsets(helds if len(helds) else np.zeros((0, 2)))
         drops = []
         for d in scene.drops:
             xy = self._along(pos[d.src], pos[d.dst], d.f)
@@ -561,6 +578,9 @@ class ClusterPicture:
             fig.draw_artist(artist)
         if self.diagram is not None:
             start, end = self.window()
+            events = sim.trace._events
+            if len(events) > self.max_diagram_events:    # crowded: narrow the window to its latest events
+                start = max(start, events[-self.max_diagram_events].tick)
             self.diagram_labels.clear()
             self.diagram.update(diagram_of(sim.trace, self.ids, start, end, sim.now, index=self.index))
             for artist in self.diagram.artists:
@@ -573,14 +593,22 @@ class ClusterPicture:
 
     def _along(self, a, b, f):
         """Point ``f`` of the way from node a to node b, between their rims, on its own side of the link."""
-        (x0, y0), (x1, y1) = a, b
-        dx, dy = x1 - x0, y1 - y0
-        length = math.hypot(dx, dy) or 1.0
-        rim = min(0.45, (self.node_px / 2 + 6) / self.px_per_unit / length)
+        return tuple(self._along_many([a], [b], [f])[0])
+
+    def _along_many(self, a, b, f):
+        """Points ``f`` of the way from nodes ``a`` to nodes ``b`` (arrays), between their rims.
+
+        Messages going each way travel on their own side of the link, so they never hide each other.
+        """
+        a, b, f = np.asarray(a, float), np.asarray(b, float), np.asarray(f, float)
+        d = b - a
+        length = np.hypot(d[:, 0], d[:, 1])
+        length[length == 0] = 1.0
+        rim = np.minimum(0.45, (self.node_px / 2 + 6) / self.px_per_unit / length)
         g = rim + (1 - 2 * rim) * f
-        side = 7 / self.px_per_unit        # messages each way travel on their own side
-        nx, ny = -dy / length * side, dx / length * side
-        return (x0 + dx * g + nx, y0 + dy * g + ny)
+        side = 7 / self.px_per_unit
+        normal = np.column_stack([-d[:, 1], d[:, 0]]) / length[:, None] * side
+        return a + d * g[:, None] + normal
 
     def render_png(self):
         """Draw the current moment and return it as PNG bytes."""
@@ -606,6 +634,16 @@ def _hull(points):
 
 def _shorten(text, limit):
     return text if len(text) <= limit else text[:limit - 1] + "\u2026"
+
+
+class DiagramFigure(Figure):
+    """A matplotlib figure that a notebook shows as a PNG of its exact pixel size."""
+
+    def _repr_png_(self):
+        import io
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png")
+        return buffer.getvalue()
 
 
 def spacetime(cluster, start=None, end=None, width=900, height=None, ax=None):
@@ -649,7 +687,7 @@ def spacetime(cluster, start=None, end=None, width=900, height=None, ax=None):
     ids = list(sim.ids)
     if ax is None:
         height = height or 40 * len(ids) + 80
-        fig = Figure(figsize=(width / 100, height / 100), dpi=100)
+        fig = DiagramFigure(figsize=(width / 100, height / 100), dpi=100)
         FigureCanvasAgg(fig)
         ax = fig.add_axes([60 / width, 40 / height, 1 - 80 / width, 1 - 60 / height])
     styles = TypeStyles(adapter_for(sim.node_class).message_types)
