@@ -450,10 +450,17 @@ class ClusterPicture:
         return scene_of(self.sim, self.adapter, index=self.index, positions=self.positions)
 
     def window(self):
-        """The diagram's time window ``(start, end)`` for the current moment."""
-        span = self.diagram_ticks or max(100, 12 * self.sim.network.defaults.delay[1])
-        end = max(self.sim.now, span)
-        return end - span, end
+        """The diagram's time window ``(start, end)`` for the current moment.
+
+        It grows with the run (a little ahead of now) until it is
+        ``diagram_ticks`` wide (default: 12 of the longest message delays), then follows now.
+        """
+        high = self.sim.network.defaults.delay[1]
+        span = self.diagram_ticks or max(100, 12 * high)
+        now = self.sim.now
+        if now >= span:
+            return now - span, now
+        return 0, min(span, max(int(now * 1.15) + 1, 5 * high, 50))
 
     def draw(self, scene=None):
         """Draw the current moment on the canvas; return the frame as an ``(h, w, 4)`` array."""
@@ -554,7 +561,7 @@ class ClusterPicture:
         for d in scene.drops:
             xy = self._along(pos[d.src], pos[d.dst], d.f)
             drops.append(xy)
-            if len(scene.drops) <= 12:
+            if len(scene.drops) <= 4:
                 self.labels.add(xy[0], xy[1], _LOSS_WORDS.get(d.reason, d.reason), size=8, colour=WRONG,
                                 weight="bold", va="bottom", dy=8)
         self.drops.set_offsets(drops or np.zeros((0, 2)))
