@@ -15,8 +15,13 @@ BENCH = pathlib.Path(__file__).resolve().parent.parent / "bench"
     ("sim_throughput.py", ["--nodes", "4", "--requests", "10", "--repeat", "1"]),
     ("time_travel.py", ["--events", "3000", "--rewinds", "5"]),
     ("fuzz_throughput.py", ["--seeds", "5"]),
+    ("view_render.py", ["--frames", "20"]),
+    ("browser_view.py", ["--quick", "--nodes", "5", "--clicks", "2", "--seconds", "1"]),
 ])
 def test_bench_prints_one_json_object_per_line(script, args):
+    if script == "browser_view.py":
+        import lab_harness
+        lab_harness.require_browser()
     out = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stderr

@@ -20,9 +20,10 @@ from fttoolkit.viz.view import ClusterView
 
 
 def decode_png(data):
-    """Our encoder's output (filter 0 on every row) back to an (h, w, 3) array."""
+    """Our encoder's output (RGBA, filter 0 on every row) back to an (h, w, 3) array."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     w, h = struct.unpack(">II", data[16:24])
+    assert data[24:26] == b"\x08\x06"            # 8 bits, RGBA
     pos, idat = 8, b""
     while pos < len(data):
         length = struct.unpack(">I", data[pos:pos + 4])[0]
@@ -30,9 +31,9 @@ def decode_png(data):
         if tag == b"IDAT":
             idat += data[pos + 8:pos + 8 + length]
         pos += 12 + length
-    raw = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(h, w * 3 + 1)
+    raw = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(h, w * 4 + 1)
     assert not raw[:, 0].any()
-    return raw[:, 1:].reshape(h, w, 3)
+    return raw[:, 1:].reshape(h, w, 4)[:, :, :3]
 
 
 def busy(nodes=5, seed=3, **kw):

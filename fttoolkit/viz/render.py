@@ -58,23 +58,26 @@ _LOSS_WORDS = {"loss": "lost", "partition": "cut", "crashed": "to crashed", "man
 
 
 def encode_png(rgba, compress_level=1):
-    """Encode an ``(h, w, 4)`` uint8 RGBA array as an RGB PNG (fast: no filtering, zlib level 1).
+    """Encode an ``(h, w, 4)`` uint8 RGBA array as a PNG, fast: no filtering, zlib level 1.
+
+    Keeping the alpha channel costs a little more compression but saves the
+    slow strided copy that dropping it would need.
 
     Examples
     --------
     >>> png = encode_png(np.full((2, 3, 4), 255, np.uint8))
-    >>> png[:8] == b"\\x89PNG\\r\\n\\x1a\\n", struct.unpack(">II", png[16:24])
+    >>> png[:8] == b"\x89PNG\r\n\x1a\n", struct.unpack(">II", png[16:24])
     (True, (3, 2))
     """
     h, w = rgba.shape[:2]
-    raw = np.empty((h, w * 3 + 1), np.uint8)
+    raw = np.empty((h, w * 4 + 1), np.uint8)
     raw[:, 0] = 0                               # filter type "none" on every row
-    raw[:, 1:].reshape(h, w, 3)[...] = rgba[:, :, :3]
+    raw[:, 1:] = rgba.reshape(h, w * 4)
 
     def chunk(tag, body):
         return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body) & 0xFFFFFFFF)
 
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(raw, compress_level)) + chunk(b"IEND", b""))
 
 
@@ -93,25 +96,43 @@ class SpriteCache:
         self._fig.patch.set_alpha(0)
         self._canvas = FigureCanvasAgg(self._fig)
 
-    def get(self, text, size=11, colour=INK, weight="normal", box=None):
-        """Return the RGBA sprite (an ``(h, w, 4)`` array) for a label; ``box`` is a fill colour."""
-        key = (text, size, colour, weight, box)
+    def get(self, text, size=11, colour=INK, weight="normal", box=None, line=False):
+        """Return the RGBA sprite (an ``(h, w, 4)`` array) for a label; ``box`` is a fill colour.
+
+        With ``line=True`` the sprite keeps the full height of a line of that
+        font, so that pieces stamped side by side share one baseline.
+        """
+        key = (text, size, colour, weight, box, line)
         sprite = self._cache.get(key)
         if sprite is None:
             if len(self._cache) >= self.limit:
                 self._cache.clear()
-            bbox = None if box is None else dict(boxstyle="round,pad=0.25", fc=box, ec=colour, lw=1)
-            artist = self._fig.text(0.01, 0.5, text, fontsize=size, color=colour, weight=weight,
-                                    va="center", ha="left", bbox=bbox)
-            self._canvas.draw()
-            artist.remove()
-            rgba = np.asarray(self._canvas.buffer_rgba())
-            rows = np.flatnonzero(rgba[:, :, 3].any(axis=1))
+            rgba = self._render(text, size, colour, weight, box)
+            rows = (self._line_rows(size, weight) if line
+                    else np.flatnonzero(rgba[:, :, 3].any(axis=1)))
             cols = np.flatnonzero(rgba[:, :, 3].any(axis=0))
-            sprite = (rgba[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].copy() if len(rows)
+            sprite = (rgba[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].copy() if len(cols)
                       else np.zeros((1, 1, 4), np.uint8))
             self._cache[key] = sprite
         return sprite
+
+    def _render(self, text, size, colour, weight, box):
+        bbox = None if box is None else dict(boxstyle="round,pad=0.25", fc=box, ec=colour, lw=1)
+        artist = self._fig.text(0.01, 0.5, text, fontsize=size, color=colour, weight=weight,
+                                va="baseline", ha="left", bbox=bbox)
+        self._canvas.draw()
+        artist.remove()
+        return np.asarray(self._canvas.buffer_rgba()).copy()
+
+    def _line_rows(self, size, weight):
+        key = ("\0line", size, weight)
+        rows = self._cache.get(key)
+        if rows is None:
+            rgba = self._render("\u00c5gjpq|0", size, INK, weight, None)
+            rows = np.flatnonzero(rgba[:, :, 3].any(axis=1))
+            rows = np.arange(rows[0], rows[-1] + 1)
+            self._cache[key] = rows
+        return rows
 
 
 def _stamp(frame, sprite, x, y, ha="center", va="center"):
@@ -161,10 +182,45 @@ class _Labels:
             self.artists.append(self.ax.text(x, y, text, fontsize=size, color=colour, weight=weight,
                                              ha=ha, va=va, bbox=bbox, transform=transform, clip_on=False))
 
+    def add_run(self, x, y, pieces, coords="data", size=11, colour=INK, weight="normal"):
+        """A one-line label made of ``pieces``, left-aligned, its top at (x, y).
+
+        Numbers are stamped digit by digit in equal cells, so a counter that
+        changes every frame (a tick, a step) needs no new sprite.
+        """
+        if self.sprites is None:
+            self.add(x, y, "".join(pieces), coords, size, colour, weight, ha="left", va="top")
+            return
+        transform = self.ax.transData if coords == "data" else self.ax.transAxes
+        px, py = transform.transform((x, y))
+        self.queue.append((px, py, tuple(pieces), size, colour, weight, None, "run", "top"))
+
+    def _stamp_run(self, frame, px, top, pieces, size, colour, weight):
+        get = self.sprites.get
+        cell = max(get(d, size, colour, weight, line=True).shape[1] for d in "0123456789") + 1
+        x = px
+        for piece in pieces:
+            if piece.isdigit():
+                for digit in piece:
+                    sprite = get(digit, size, colour, weight, line=True)
+                    _stamp(frame, sprite, x + cell / 2, top, "center", "top")
+                    x += cell
+            else:                   # sprites are cropped to their ink: add the spaces back
+                word = piece.strip(" ")
+                x += (len(piece) - len(piece.lstrip(" "))) * cell * 0.5
+                if word:
+                    sprite = get(word, size, colour, weight, line=True)
+                    _stamp(frame, sprite, x, top, "left", "top")
+                    x += sprite.shape[1] + 1
+                x += (len(piece) - len(piece.rstrip(" "))) * cell * 0.5
+
     def stamp(self, frame):
         """Blend the queued sprites into ``frame`` (rows from the top)."""
         height = frame.shape[0]
         for px, py, text, size, colour, weight, box, ha, va in self.queue:
+            if ha == "run":
+                self._stamp_run(frame, px, height - py, text, size, colour, weight)
+                continue
             sprite = self.sprites.get(text, size, colour, weight, box)
             # matplotlib's y runs up, the frame's rows run down; "top" keeps its meaning
             _stamp(frame, sprite, px, height - py, ha, va)
@@ -557,17 +613,19 @@ class ClusterPicture:
             artist.set_offsets(points if points is not None else np.zeros((0, 2)))
         self.copies.set_offsets(copies if len(copies) else np.zeros((0, 2)))
         self.helds.set_offsets(helds if len(helds) else np.zeros((0, 2)))
-        drops = []
+        drops, labelled = [], []
         for d in scene.drops:
             xy = self._along(pos[d.src], pos[d.dst], d.f)
             drops.append(xy)
-            if len(scene.drops) <= 4:
+            crowded = any(math.hypot(xy[0] - x, xy[1] - y) * self.px_per_unit < 40 for x, y in labelled)
+            if len(scene.drops) <= 6 and not crowded:    # one word per spot: the legend says the rest
+                labelled.append(xy)
                 self.labels.add(xy[0], xy[1], _LOSS_WORDS.get(d.reason, d.reason), size=8, colour=WRONG,
                                 weight="bold", va="bottom", dy=8)
         self.drops.set_offsets(drops or np.zeros((0, 2)))
         # captions of the whole frame
-        self.labels.add(0.012, 0.975, f"t = {sim.now}   step {sim.steps}", coords="axes", size=12,
-                        weight="bold", ha="left", va="top")
+        self.labels.add_run(0.012, 0.975, ("t = ", str(sim.now), "   step ", str(sim.steps)), coords="axes",
+                            size=12, weight="bold")
         if scene.violations:
             v = scene.violations[-1]
             more = f"  (+{len(scene.violations) - 1} more)" if len(scene.violations) > 1 else ""

@@ -128,6 +128,9 @@ class ClusterView:
                                       diagram_height=diagram_height, scale=scale)
         self._speed = self._check_speed(speed)
         self._play_clock = None
+        self._last_tick = None     # wall time of the last Play tick, and the learnt round-trip overhead
+        self._overhead = None
+        self._frame_due = False
         self.frame_ms = []       # kernel-side cost of the latest frames (draw + encode), for benchmarks
         self.message = ""
         self._build()
@@ -149,7 +152,7 @@ class ClusterView:
 
         def button(label, tip, handler, cls, icon=None, width="auto"):
             b = widgets.Button(description=label, tooltip=tip, icon=icon or "",
-                               layout=widgets.Layout(width=width))
+                               layout=widgets.Layout(width=width, flex="0 0 auto"))
             b.on_click(lambda _: self._guard(handler))
             b.add_class(cls)
             return b
@@ -209,9 +212,11 @@ class ClusterView:
         self.details.add_class("ftt-details")
 
         row = widgets.HBox
+        gap = widgets.Layout(width="18px")
         self.controls = widgets.VBox([
-            row([self.step_button, self.play_button, self.speed_box, self.seed_box, reset, self._timer]),
-            row([self.node_menu, crash, restart, self.groups_box, part, heal, self.loss_box, self.delay_box]),
+            row([self.step_button, self.play_button, self.speed_box, widgets.Box(layout=gap), self.seed_box, reset,
+                 widgets.Box(layout=gap), self.loss_box, self.delay_box, self._timer]),
+            row([self.node_menu, crash, restart, widgets.Box(layout=gap), self.groups_box, part, heal]),
         ])
         self.widget = widgets.VBox([
             self.status, self.notice, self.image, self.controls,
@@ -355,8 +360,9 @@ class ClusterView:
         self.play_button.icon = "pause" if playing else "play"
         if playing:
             self._play_clock = float(self.sim.now)
+            self._last_tick = None
             self._violations_seen = len(self.picture.index.update(self.sim.trace).violations)
-            self._timer.interval = 1000 // _FPS
+            self._timer.interval = max(1, int(1000 / _FPS - (self._overhead or 0)))
             self._timer.playing = True
         else:
             self._timer.playing = False
@@ -393,13 +399,36 @@ class ClusterView:
     def _on_timer(self):
         if not self.play_button.value:
             return
-        started = time.perf_counter()     # wall time only paces frames; the run itself never sees it
+        # Wall time only paces the frames; the run itself never sees it (each frame adds speed / 25
+        # ticks, however late it comes).  The browser sends the next tick only after the kernel has
+        # answered the last one, so (1) the frame is drawn just *after* this handler returns, letting
+        # the kernel answer at once and the next tick travel while the frame is drawn, and (2) the
+        # timer's interval is shortened by the learnt round trip, so that frames come every 40 ms.
+        arrived = time.perf_counter()
+        if self._last_tick is not None:
+            gap = (arrived - self._last_tick) * 1000
+            if gap < 1000:
+                overhead = gap - self._timer.interval
+                self._overhead = overhead if self._overhead is None else 0.7 * self._overhead + 0.3 * overhead
+        self._last_tick = arrived
+        if self._frame_due:
+            return                        # the previous tick's frame is still waiting to be drawn
+        loop = _running_loop()
+        if loop is None:
+            self._play_frame()
+        else:
+            self._frame_due = True
+            loop.call_soon(self._play_frame)
+
+    def _play_frame(self):
+        self._frame_due = False
+        if not self.play_button.value:
+            return
         if not self._guard(self.advance):
             self.pause()
-        cost_ms = (time.perf_counter() - started) * 1000
-        # When a frame costs more than the timer's period, slow the timer down rather than queue frames.
-        wanted = int(max(1000 // _FPS, min(500, cost_ms * 1.25)))
-        if abs(wanted - self._timer.interval) > 5:
+            return
+        wanted = int(min(500, max(1, 1000 / _FPS - (self._overhead or 0))))
+        if abs(wanted - self._timer.interval) >= 3:
             self._timer.interval = wanted
 
     # ---- drawing ----------------------------------------------------------------------
@@ -499,6 +528,15 @@ class ClusterView:
     def png(self):
         """The current picture as PNG bytes (to save, or to look at in a test)."""
         return self.picture.render_png()
+
+
+def _running_loop():
+    """The kernel's asyncio loop, when this runs inside one (as widget callbacks do in Jupyter)."""
+    import asyncio
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _short(value, limit=160):

@@ -1,0 +1,48 @@
+"""Chapter 0's cluster view in a real browser: JupyterLab + Debian's Chromium, driven by Playwright.
+
+Skipped when /usr/bin/chromium or Playwright is missing, except under CI (CI=true), where it fails.
+The notebook is copied to a temporary folder first, so JupyterLab's autosave never touches the repo.
+Screenshots of the run are left in the test's tmp_path (browser.png, view.png).
+"""
+
+import contextlib
+import pathlib
+import shutil
+
+import lab_harness as harness
+
+NOTEBOOK = pathlib.Path(__file__).resolve().parent.parent / "notebooks" / "00_welcome.ipynb"
+
+
+def test_cluster_view_steps_and_plays_in_chromium(tmp_path):
+    harness.require_browser()
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    shutil.copy(NOTEBOOK, folder / NOTEBOOK.name)
+    page_errors = []
+    with harness.running_lab(folder, tmp_path) as lab, harness.browser(tmp_path) as browser:
+        page = harness.open_notebook(browser, lab, NOTEBOOK.name)
+        page.on("pageerror", lambda error: page_errors.append(str(error)))
+        try:
+            harness.run_all_cells(page, timeout=120)
+            harness.wait_for_view(page)
+            # Chapter 0 shows a view's error line on purpose (restarting a running node); Step clears it.
+            assert harness.notebook_errors(page, view=False) == []
+
+            before = harness.picture_src(page)
+            (step_ms,) = harness.click_to_picture_ms(page, repeat=1)
+            assert harness.picture_src(page) != before, "Step did not change the picture"
+
+            played = harness.play_fps(page, seconds=1.5)
+            assert played["frames"] >= 3, f"Play showed too few pictures: {played}"
+            assert harness.wait_until_still(page), "the picture kept changing after Pause"
+
+            assert harness.notebook_errors(page) == []
+            assert page_errors == [], "uncaught errors in the page"
+        finally:
+            with contextlib.suppress(Exception):    # a failed screenshot must not hide the failure
+                page.screenshot(path=str(tmp_path / "browser.png"), full_page=True)
+                harness.screenshot_view(page, tmp_path / "view.png")
+    assert (tmp_path / "view.png").stat().st_size > 10_000
+    print(f"Step: new picture {step_ms:.0f} ms after the click; Play: {played['fps']:.1f} pictures/s; "
+          f"screenshots in {tmp_path}")
