@@ -146,15 +146,16 @@ def node_pixel(picture, frame, node_id, dx=0, dy=0):
     return frame[int(round(frame.shape[0] - py - dy)), int(round(px + dx))]
 
 
-def test_frames_have_a_fixed_size_and_show_crashed_and_broken_nodes():
+@pytest.mark.parametrize("scale", [1, 2])
+def test_frames_have_a_fixed_size_and_show_crashed_and_broken_nodes(scale):
     cluster = Broadcast(nodes=4, seed=1, bugs=["no-dedup"], duplicate=0.3)
     cluster.broadcast("n1", "twice?")
     cluster.run(until=5)
     cluster.crash("n2")
-    picture = ClusterPicture(cluster.sim, width=800, graph_height=500, diagram_height=200)
+    picture = ClusterPicture(cluster.sim, width=800, graph_height=500, diagram_height=200, scale=scale)
     frame = decode_png(picture.render_png())
-    assert frame.shape == (700, 800, 3) and picture.size == (800, 700)
-    above = picture.node_px * 0.38       # inside the disc, clear of the label and the cross
+    assert frame.shape == (700 * scale, 800 * scale, 3) and picture.size == (800 * scale, 700 * scale)
+    above = picture.node_px * 0.38 * scale       # inside the disc, clear of the label and the cross
     crashed = node_pixel(picture, frame, "n2", dy=above)
     running = node_pixel(picture, frame, "n1", dy=above)
     assert tuple(crashed) == (0xD9, 0xD9, 0xD9)
@@ -162,7 +163,7 @@ def test_frames_have_a_fixed_size_and_show_crashed_and_broken_nodes():
     cluster.run(until=100)
     broken = cluster.violations[0]["nodes"][0]
     frame = decode_png(picture.render_png())
-    ring = node_pixel(picture, frame, broken, dx=picture.node_px * 0.69)
+    ring = node_pixel(picture, frame, broken, dx=picture.node_px * 0.69 * scale)
     assert tuple(ring) == (0xD5, 0x5E, 0x00)          # vermillion ring around it
 
 
@@ -183,8 +184,13 @@ def test_frames_are_deterministic_and_follow_the_run():
 
 
 def test_png_encoder_round_trips():
+    import io
+
+    from PIL import Image
     rgba = np.random.default_rng(0).integers(0, 255, (7, 5, 4), dtype=np.uint8)
-    assert (decode_png(encode_png(rgba)) == rgba[:, :, :3]).all()
+    png = encode_png(rgba)
+    assert (decode_png(png) == rgba[:, :, :3]).all()
+    assert (np.asarray(Image.open(io.BytesIO(png)).convert("RGBA")) == rgba).all()   # a real PNG reader agrees
 
 
 def test_spacetime_figure_and_its_bad_windows():
@@ -314,3 +320,18 @@ def test_log_filters_and_details(view):
     assert "no events of the chosen kinds" in view.log.value
     view.node_menu.value = "n2"
     assert "delivered" in view.details.value and "stable storage" in view.details.value
+
+
+def test_play_ticks_are_answered_first_and_never_pile_up(view):
+    import asyncio
+
+    async def kernel():
+        view.play_button.value = True
+        now = view.sim.now
+        view._on_timer()
+        view._on_timer()           # a second tick before the first frame was drawn: no second frame
+        assert view.sim.now == now and view._frame_due
+        await asyncio.sleep(0)     # the loop runs the frame after the handlers returned
+        assert not view._frame_due and view.sim.now == now + 2
+
+    asyncio.run(kernel())

@@ -66,7 +66,7 @@ def encode_png(rgba, compress_level=1):
     Examples
     --------
     >>> png = encode_png(np.full((2, 3, 4), 255, np.uint8))
-    >>> png[:8] == b"\x89PNG\r\n\x1a\n", struct.unpack(">II", png[16:24])
+    >>> png[:8] == b"\\x89PNG\\r\\n\\x1a\\n", struct.unpack(">II", png[16:24])
     (True, (3, 2))
     """
     h, w = rgba.shape[:2]
@@ -155,9 +155,10 @@ def _stamp(frame, sprite, x, y, ha="center", va="center"):
 class _Labels:
     """Where labels go: queued as sprites (live frames) or made text artists (static figures)."""
 
-    def __init__(self, ax, sprites=None):
+    def __init__(self, ax, sprites=None, scale=1):
         self.ax = ax
         self.sprites = sprites
+        self.scale = scale         # device pixels per layout pixel (offsets are given in layout pixels)
         self.queue = []
         self.artists = []
 
@@ -173,7 +174,7 @@ class _Labels:
         if self.sprites is not None:
             transform = self.ax.transData if coords == "data" else self.ax.transAxes
             px, py = transform.transform((x, y))
-            self.queue.append((px + dx, py + dy, text, size, colour, weight, box, ha, va))
+            self.queue.append((px + dx * self.scale, py + dy * self.scale, text, size, colour, weight, box, ha, va))
         else:
             from matplotlib.transforms import offset_copy
             base = self.ax.transData if coords == "data" else self.ax.transAxes
@@ -438,7 +439,7 @@ class ClusterPicture:
         self.px_per_unit = gh / (2 * half_h)
         n = max(len(self.ids), 1)
         self.node_px = max(20.0, min(46.0, 2 * math.pi * self.px_per_unit / n * 0.55))
-        self.labels = _Labels(ax, self.sprites)
+        self.labels = _Labels(ax, self.sprites, self.scale)
         kw = dict(animated=True)
         self.hulls = PolyCollection([], linewidths=self.node_px * 1.9 * 72 / 100, joinstyle="round",
                                     capstyle="round", zorder=0, **kw)
@@ -464,7 +465,7 @@ class ClusterPicture:
         self._legend()
         if dh:
             dax = self.fig.add_axes([60 / width, 30 / H, 1 - 80 / width, (dh - 56) / H])
-            self.diagram_labels = _Labels(dax, self.sprites)
+            self.diagram_labels = _Labels(dax, self.sprites, self.scale)
             self.diagram = DiagramPainter(dax, self.ids, self.styles, self.diagram_labels, animated=True)
             self.fig.text(8 / width, (dh - 8) / H, "space-time diagram (Lamport)", fontsize=10, color="#555555",
                           va="top", weight="bold")
