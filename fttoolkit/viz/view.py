@@ -465,7 +465,8 @@ class ClusterView:
             if box.value:
                 kinds.update(LOG_FILTERS[name])
         lines = []
-        for event in reversed(self.sim.trace._events):
+        events = self.sim.trace._events
+        for event in reversed(events[-5000:]):     # the latest events only: a frame must stay cheap
             if event.kind in kinds:
                 lines.append(event)
                 if len(lines) == limit:
