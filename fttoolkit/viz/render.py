@@ -344,8 +344,13 @@ class DiagramPainter:
         self.crashes.set_offsets([(t, row[n]) for n, t in data.crashes if n in row] or np.zeros((0, 2)))
         self.restarts.set_offsets([(t, row[n]) for n, t in data.restarts if n in row] or np.zeros((0, 2)))
         self.marks.set_segments([[(t, top), (t, bottom)] for t, _, _ in data.violations])
-        for t, name, _ in data.violations[-3:]:
-            self.labels.add(t, top, name, size=9, colour=WRONG, weight="bold", va="bottom", dy=2)
+        last_px = None
+        for t, name, _ in data.violations:      # a name per mark, unless marks crowd together
+            px = ax.transData.transform((t, top))[0]
+            if last_px is None or px - last_px > 90:
+                self.labels.add(t, top, name, size=9, colour=WRONG, weight="bold", ha="left", va="top",
+                                dx=4, dy=-2, box="#FFFFFF")
+                last_px = px
         self.now.set_segments([[(data.now, top), (data.now, bottom)]] if start <= data.now <= end else [])
 
 
@@ -429,14 +434,19 @@ class ClusterPicture:
         self.canvas = FigureCanvasAgg(self.fig)
         self.sprites = SpriteCache(dpi=dpi)
         H = gh + dh
-        ax = self.fig.add_axes([0, dh / H, 1, gh / H])
+        strip = 50                      # the header: time and step, then a broken invariant
+        head = self.fig.add_axes([0, (H - strip) / H, 1, strip / H])
+        head.set_axis_off()
+        self.head_labels = _Labels(head, self.sprites, self.scale)
+        graph_h = gh - strip
+        ax = self.fig.add_axes([0, dh / H, 1, graph_h / H])
         ax.set_axis_off()
-        half_h = 1.34
-        half_w = half_h * width / gh
+        half_h = 1.22
+        half_w = half_h * width / graph_h
         ax.set_xlim(-half_w, half_w)
-        ax.set_ylim(-half_h - 0.05, half_h - 0.05)
+        ax.set_ylim(-half_h - 0.08, half_h - 0.08)
         self.ax = ax
-        self.px_per_unit = gh / (2 * half_h)
+        self.px_per_unit = graph_h / (2 * half_h)
         n = max(len(self.ids), 1)
         self.node_px = max(20.0, min(46.0, 2 * math.pi * self.px_per_unit / n * 0.55))
         self.labels = _Labels(ax, self.sprites, self.scale)
@@ -625,16 +635,16 @@ class ClusterPicture:
                                 weight="bold", va="bottom", dy=8)
         self.drops.set_offsets(drops or np.zeros((0, 2)))
         # captions of the whole frame
-        self.labels.add_run(0.012, 0.975, ("t = ", str(sim.now), "   step ", str(sim.steps)), coords="axes",
-                            size=12, weight="bold")
+        head = self.head_labels
+        head.clear()
+        head.add_run(0.012, 0.9, ("t = ", str(sim.now), "   step ", str(sim.steps)), coords="axes", size=12,
+                     weight="bold")
         if scene.violations:
             v = scene.violations[-1]
-            more = f"  (+{len(scene.violations) - 1} more)" if len(scene.violations) > 1 else ""
+            more = f"   (+{len(scene.violations) - 1} more)" if len(scene.violations) > 1 else ""
             when = f"step {v['step']}, t = {v['tick']}" if v.get("step") else f"t = {v['tick']}"
-            self.labels.add(0.012, 0.915, f"\u2717 {v['name']} broken at {when}{more}", coords="axes", size=12,
-                            colour=WRONG, weight="bold", ha="left", va="top")
-            self.labels.add(0.012, 0.862, _shorten(v["detail"], 90), coords="axes", size=10, colour=WRONG,
-                            ha="left", va="top")
+            head.add(0.012, 0.42, _shorten(f"\u2717 {v['name']} broken at {when}: {v['detail']}{more}", 110),
+                     coords="axes", size=11, colour=WRONG, weight="bold", ha="left", va="top")
         # draw
         canvas = self.canvas
         canvas.restore_region(self.background)
@@ -653,6 +663,7 @@ class ClusterPicture:
                 fig.draw_artist(artist)
         frame = np.asarray(canvas.buffer_rgba())
         self.labels.stamp(frame)
+        self.head_labels.stamp(frame)
         if self.diagram_labels is not None:
             self.diagram_labels.stamp(frame)
         return frame
