@@ -131,7 +131,6 @@ class ClusterView:
         self._last_tick = None     # wall time of the last Play tick, and the learnt round-trip overhead
         self._overhead = None
         self._frame_due = False
-        self.frame_ms = []       # kernel-side cost of the latest frames (draw + encode), for benchmarks
         self.message = ""
         self._build()
         self._hook_cells()
@@ -227,10 +226,6 @@ class ClusterView:
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
-
-    def _ipython_display_(self):   # for front ends that look for this hook first
-        from IPython.display import display
-        display(self.widget)
 
     # ---- messages to the user ---------------------------------------------------------
     def _guard(self, action, *args):
@@ -439,11 +434,7 @@ class ClusterView:
         ids = list(self.sim.ids)
         if list(self.node_menu.options) != ids:
             self.node_menu.options = ids
-        started = time.perf_counter()
-        png = self.picture.render_png()
-        self.frame_ms.append((time.perf_counter() - started) * 1000)
-        del self.frame_ms[:-200]
-        self.image.value = png
+        self.image.value = self.picture.render_png()
         self._seen = (len(self.sim.trace), self.sim.steps, self.sim.now)
         self._show_status()
         self._show_log()
