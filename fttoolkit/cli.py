@@ -15,6 +15,13 @@ Commands
     List the algorithm's named classic bugs, one per line.
 ``algorithms``
     List the algorithms and what they are.
+``grade PATH... [--csv FILE] [--timeout SECONDS]``
+    Grade exercise notebooks: one notebook, one student's folder, or a class
+    folder of student folders.  Prints a table and ``TOTAL: X/Y``; writes a
+    CSV gradebook.  Exit 0 whenever grading ran.
+``make-exercises [--check]``
+    Generate ``exercises/`` from ``solutions/`` (``--check``: only say whether
+    they differ; exit 1 if they do).
 
 A user's mistake (unknown algorithm, probability outside [0, 1]...) prints one
 line starting ``fttoolkit: error:`` and exits with status 2; no traceback.
@@ -23,7 +30,7 @@ line starting ``fttoolkit: error:`` and exits with status 2; no traceback.
 import argparse
 import sys
 
-from .core.errors import FtError
+from .core.errors import BadParameter, FtError
 from .doors import REGISTRY, door_for
 
 __all__ = ["main", "build_parser"]
@@ -103,7 +110,48 @@ def build_parser():
 
     commands.add_parser("algorithms", help="list the algorithms",
                         description="List the algorithms fttoolkit can run.")
+
+    grade = commands.add_parser(
+        "grade", help="grade exercise notebooks (one, a student's folder, or a class)",
+        description="Grade exercise notebooks. A PATH is a notebook, a folder of notebooks (one student, "
+                    "named after the folder), or a folder of student folders (a class).")
+    grade.add_argument("paths", nargs="+", metavar="PATH")
+    grade.add_argument("--csv", default="grades.csv", metavar="FILE",
+                       help="where to write the gradebook (default grades.csv)")
+    grade.add_argument("--timeout", type=float, default=10, metavar="SECONDS",
+                       help="time limit of each exercise cell and each test (default 10)")
+
+    make = commands.add_parser("make-exercises", help="generate exercises/ from solutions/",
+                               description="Write exercises/NN_*.ipynb from solutions/NN_*.ipynb, each "
+                                           "solution region replaced by a stub that raises NotImplementedError.")
+    make.add_argument("--check", action="store_true", help="only check that exercises/ is up to date")
     return parser
+
+
+def _grade(args):
+    from .grading.grader import format_table, grade, write_gradebook
+    if not args.timeout > 0:
+        raise BadParameter(f"--timeout must be more than 0 seconds; got {args.timeout:g}")
+    rows = grade(args.paths, timeout=args.timeout)
+    print(format_table(rows))
+    write_gradebook(rows, args.csv)
+    print(f"gradebook written to {args.csv}")
+    return EXIT_OK
+
+
+def _make_exercises(args):
+    import nbformat
+    from .grading.notebooks import EXERCISES, make_exercises
+    made = make_exercises(write=not args.check)
+    if args.check:
+        stale = [name for name, nb in made.items()
+                 if not (EXERCISES / name).exists() or nbformat.read(EXERCISES / name, as_version=4) != nb]
+        for name in stale:
+            print(f"exercises/{name} differs from what solutions/{name} generates")
+        return EXIT_FAIL if stale else EXIT_OK
+    for name in made:
+        print(f"wrote exercises/{name}")
+    return EXIT_OK
 
 
 def _params(pairs):
@@ -231,6 +279,10 @@ def main(argv=None):
             return _replay(args)
         if args.command == "fuzz":
             return _fuzz(args)
+        if args.command == "grade":
+            return _grade(args)
+        if args.command == "make-exercises":
+            return _make_exercises(args)
         return _run(args)
     except FtError as exc:
         print(f"fttoolkit: error: {exc}", file=sys.stderr)

@@ -83,7 +83,7 @@ class Liar(BroadcastNode):
 
     def on_broadcast_request(self, msg, sender):
         self.counter += 1
-        self._accept(f"{self.id}:{self.counter}", f"forged {msg.value}")
+        self.accept(f"{self.id}:{self.counter}", f"forged {msg.value}")
 
 
 @pytest.mark.parametrize("node_class", [Liar, BroadcastNode])

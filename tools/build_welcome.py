@@ -205,6 +205,10 @@ The same is available from a terminal, where the trace can be saved as JSON Line
 python -m fttoolkit run broadcast --nodes 5 --seed 42 --until 500 --loss 0.2 --trace run.jsonl
 ```
 
+**Exercises:** `exercises/00_welcome.ipynb` has three graded exercises on this protocol. Write each
+answer in its cell and run the `check("0.1")` cell under it: it tests your code at once and tells you what
+went wrong, with the seed and script of any failing run and `show_run(...)` to watch it in the cluster view.
+
 **Next:** Chapter 1, *Concepts* — consistency, availability, scalability and fault tolerance, with
 live experiments."""),
 ]

@@ -133,8 +133,12 @@ class BroadcastNode(Node):
             self.set_timer(Retransmit(), self.params["retry_ticks"] + extra)
             self.retransmit_armed = True
 
-    def _accept(self, msg_id, value, exclude=None):
-        """Store, deliver and forward a message seen for the first time."""
+    def accept(self, msg_id, value, exclude=None):
+        """Store, deliver and forward a message seen for the first time (to every neighbour but ``exclude``).
+
+        The building block of ``on_broadcast_request`` and ``on_rumor`` (and of
+        Chapter 0's exercise, which asks for ``on_rumor``).
+        """
         self.seen[msg_id] = value
         if "deliver-before-persist" in self.bugs:
             self._deliver(msg_id, value)
@@ -155,15 +159,15 @@ class BroadcastNode(Node):
 
     def on_broadcast_request(self, msg, sender):
         self.counter += 1
-        self._accept(f"{self.id}:{self.counter}", msg.value)
+        self.accept(f"{self.id}:{self.counter}", msg.value)
 
     def on_rumor(self, msg, sender):
         if msg.id not in self.seen:
             if "ack-before-persist" in self.bugs:
                 self.send(sender, Ack(msg.id))
-                self._accept(msg.id, msg.value, exclude=sender)
+                self.accept(msg.id, msg.value, exclude=sender)
                 return
-            self._accept(msg.id, msg.value, exclude=sender)
+            self.accept(msg.id, msg.value, exclude=sender)
         elif "no-dedup" in self.bugs:
             self._deliver(msg.id, msg.value)
         self.send(sender, Ack(msg.id))
