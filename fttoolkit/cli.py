@@ -103,6 +103,8 @@ def build_parser():
                       help="protocol parameter (repeatable)")
     fuzz.add_argument("--ticks", type=int, default=None, metavar="T", help="length of each schedule")
     fuzz.add_argument("--save", metavar="FILE", help="also write the shrunk script to FILE")
+    fuzz.add_argument("--no-presets", action="store_true",
+                      help="do not replay the algorithm's preset scenarios first (the seed corpus)")
 
     bugs = commands.add_parser("bugs", help="list an algorithm's named bugs",
                                description="List the named classic bugs of ALGO, one per line.")
@@ -195,7 +197,7 @@ def _replay(args):
 
 def _fuzz(args):
     from .check.fuzz import fuzz
-    from .scenario import schedule_to_script
+    from .scenario import preset_failures, schedule_to_script
     door_class = door_for(args.algo)
     if args.nodes < 1:
         raise FtError(f"--nodes must be at least 1; got {args.nodes}")
@@ -207,9 +209,20 @@ def _fuzz(args):
             raise FtError(f"unknown bug {bug!r} for {args.algo}; known bugs: {', '.join(sorted(known))}")
     params = _params(args.param)
     door_class(nodes=1, **params)   # checks the parameter names and values now
+    presets = {} if args.no_presets else door_class.presets()
+    broken = preset_failures(door_class, args.bug) if presets else []
     report = fuzz(door_class, args.seeds, first_seed=args.first_seed, nodes=args.nodes, bugs=args.bug,
                   profile=args.faults, params=params, ticks=args.ticks)
-    if report.failures:
+    if broken:
+        name, text, event = broken[0]
+        print(f"preset {name}: {event.describe()}")
+        print(f"invariant: {event['invariant'].split(':')[0]}")
+        print(f"# found by: fuzz {args.algo}, replaying its preset scenario {name}"
+              + "".join(f" --bug {b}" for b in args.bug))
+        print(text, end="")
+        if args.save:
+            _save(args.save, text)
+    elif report.failures:
         first = report.failures[0]
         violation = first.violations[0]
         settings = ", ".join(f"{k}={v}" for k, v in first.config.items())
@@ -226,14 +239,20 @@ def _fuzz(args):
         print(f"shrunk from {len(first.schedule.actions)} to {len(shrunk.actions)} actions:")
         print(text, end="")
         if args.save:
-            try:
-                with open(args.save, "w", encoding="utf-8") as fp:
-                    fp.write(text)
-            except OSError as exc:
-                raise FtError(f"cannot write {args.save!r}: {exc.strerror}") from None
-            print(f"saved to {args.save}")
-    print(f"{args.algo}: {report.schedules} schedules, {report.violations} violations")
-    return EXIT_FAIL if report.violations else EXIT_OK
+            _save(args.save, text)
+    total = report.violations + len(broken)
+    corpus = f"{len(presets)} preset scenarios and " if presets else ""
+    print(f"{args.algo}: {corpus}{report.schedules} schedules, {total} violations")
+    return EXIT_FAIL if total else EXIT_OK
+
+
+def _save(path, text):
+    try:
+        with open(path, "w", encoding="utf-8") as fp:
+            fp.write(text)
+    except OSError as exc:
+        raise FtError(f"cannot write {path!r}: {exc.strerror}") from None
+    print(f"saved to {path}")
 
 
 def _run(args):

@@ -387,9 +387,14 @@ def run_command(door, words, line, text=""):
         for _ in range(count):
             door.step()
     elif name in ("deliver", "fire"):
-        if not 1 <= len(args) <= 2 or (len(args) == 2 and args[1] != "hold"):
-            raise ScriptError(f"line {line}: usage: {name} NAME [hold]")
-        getattr(door, name)(args[0], settle=len(args) == 1)
+        flags = set(args[1:])
+        allowed = {"hold", "early"} if name == "fire" else {"hold"}
+        if len(args) < 1 or not flags <= allowed or len(flags) != len(args) - 1:
+            raise ScriptError(f"line {line}: usage: {name} NAME [hold]" + (" [early]" if name == "fire" else ""))
+        if "early" in flags:
+            door.fire(args[0], settle="hold" not in flags, early=True)
+        else:
+            getattr(door, name)(args[0], settle="hold" not in flags)
     elif name in ("drop", "duplicate", "execute", "restart"):
         if len(args) != 1:
             raise ScriptError(f"line {line}: usage: {name} {'NODE' if name in ('execute', 'restart') else 'NAME'}")
@@ -533,7 +538,8 @@ def render_action(name, args, kwargs):
         return None if inner is None else f"at {at} {inner}"
     a = _bind(name, args, kwargs)
     if name in ("deliver", "fire"):
-        return f"{name} {_item_name(a['item'])}" + ("" if a["settle"] else " hold")
+        return (f"{name} {_item_name(a['item'])}" + ("" if a["settle"] else " hold")
+                + (" early" if a.get("early") else ""))
     if name in ("drop", "duplicate"):
         return f"{name} {_item_name(a['item'])}"
     if name in ("execute", "restart"):
@@ -624,3 +630,29 @@ def schedule_to_script(schedule, description=()):
     if schedule.liveness:
         commands.append(Command(0, "check liveness", ["Faults have stopped: the liveness checks must hold now."]))
     return Script(header, commands, description=list(description))
+
+
+def with_bugs(text, bugs):
+    """A script's text with its ``bugs`` header line set to ``bugs`` (added after ``algorithm``)."""
+    lines = text.splitlines()
+    lines = [line for line in lines if not line.strip().startswith("bugs ")]
+    if bugs:
+        at = next((k for k, line in enumerate(lines) if line.strip().startswith("algorithm ")), -1)
+        lines.insert(at + 1, "bugs " + " ".join(bugs))
+    return "\n".join(lines) + "\n"
+
+
+def preset_failures(door_class, bugs=()):
+    """Replay the algorithm's preset scenarios with ``bugs`` switched on; return the ones that break.
+
+    Returns ``[(name, script text, first violation event), ...]``.  The fuzzer starts from these,
+    as coverage-guided fuzzers start from a seed corpus: some schedules (Raft's Figure 8) are too
+    precise for random search to reach.
+    """
+    found = []
+    for name, text in door_class.presets().items():
+        script = with_bugs(text, list(bugs))
+        door = replay(script, check=True, halt=True).door
+        if door.violations:
+            found.append((name, script, door.violations[0]))
+    return found

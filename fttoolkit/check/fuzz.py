@@ -30,7 +30,7 @@ import random
 from dataclasses import dataclass, field
 
 from ..core.errors import BadParameter, FtError
-from .monitor import check_liveness
+from ..sim.simulation import StepLimit
 
 __all__ = ["PROFILES", "Schedule", "FuzzResult", "FuzzReport", "choose_config", "run_seed", "execute",
            "shrink", "fuzz", "calm"]
@@ -86,7 +86,7 @@ def _u(rng, low, high):
     return round(low + (high - low) * rng.random(), 3)
 
 
-def choose_config(profile, seed, ticks, calm_ticks, topologies=("complete",)):
+def choose_config(profile, seed, ticks, calm_ticks, topologies=("complete",), prefer_role=None):
     """Draw schedule ``seed``'s configuration within ``profile``.
 
     Returns ``(topology, network, faults, stop_at)``: the topology name, the
@@ -107,6 +107,8 @@ def choose_config(profile, seed, ticks, calm_ticks, topologies=("complete",)):
         faults.update(partition=_u(rng, 0.05, 0.5), oneway=_u(rng, 0, 0.5), heal_ticks=(30, 400))
     if faults:
         faults.update(period_ticks=rng.choice([20, 50, 100]), stop_at=stop_at)
+        if prefer_role is not None and "crash" in faults:     # some seeds aim crashes at that role
+            faults.update(prefer_role=prefer_role, prefer=_u(rng, 0, 1))
     return topology, network, faults, stop_at
 
 
@@ -119,10 +121,14 @@ def _make(door_class, nodes, seed, bugs, params, network):
 def run_seed(door_class, seed, nodes=5, bugs=(), profile="chaos", params=None, ticks=None, requests=None):
     """Run one fuzzed schedule; return a :class:`FuzzResult` (not yet shrunk)."""
     params = dict(params or {})
+    swarm = random.Random(f"fttoolkit/fuzz/params/{seed}")     # protocol settings, per seed (swarm testing)
+    for key, choices in sorted(door_class.fuzz_params.items()):
+        choice = swarm.choice(list(choices))
+        params.setdefault(key, choice)
     ticks = ticks or door_class.fuzz_ticks
     calm_ticks = max([c.within_ticks for c in door_class.liveness], default=0)
     topology, network, faults, stop_at = choose_config(profile, seed, ticks, calm_ticks,
-                                                       door_class.fuzz_topologies)
+                                                       door_class.fuzz_topologies, door_class.fuzz_prefer_role)
     nodes = door_class.topology(topology, nodes)
     door = _make(door_class, nodes, seed, bugs, params, network)
     sim = door.sim
@@ -131,16 +137,21 @@ def run_seed(door_class, seed, nodes=5, bugs=(), profile="chaos", params=None, t
     door.workload(stop_at, requests=door_class.fuzz_requests if requests is None else requests)
     if faults:
         sim.inject_faults(**faults)
-    door.run(until=ticks)
+    try:
+        door.run(until=ticks)
+    except StepLimit as exc:          # a message storm: the protocol never lets time pass
+        from ..core.invariants import Violation
+        sim.report_violation(Violation("Step limit", tuple(sim.ids), str(exc)))
     violations = [_as_violation(e) for e in sim.violations]
     liveness = False
     if not violations and ticks - stop_at >= calm_ticks and door_class.liveness and calm(sim):
-        violations = check_liveness(sim, door_class.liveness)
+        violations = door.check_liveness()
         liveness = True
     until = violations_tick(sim) if not liveness and violations else ticks
     schedule = Schedule(door_class, nodes, seed, tuple(bugs), params, network, list(sim.fault_record),
                         until, liveness and bool(violations))
-    config = dict(network, topology=topology, **{k: v for k, v in faults.items() if k != "stop_at"})
+    config = dict(network, topology=topology, **{k: v for k, v in faults.items() if k != "stop_at"},
+                  **{k: params[k] for k in sorted(door_class.fuzz_params)})
     return FuzzResult(seed, config, violations, schedule)
 
 
@@ -171,7 +182,7 @@ def execute(schedule):
     if not violations and schedule.liveness:
         if not calm(sim):
             return None    # liveness is only owed once every node is up and the network whole
-        violations = check_liveness(sim, schedule.door_class.liveness)
+        violations = door.check_liveness()
     return violations
 
 
@@ -261,8 +272,12 @@ def shrink(schedule, invariant, budget=600):
 
 
 def fuzz(door_class, seeds, first_seed=0, nodes=5, bugs=(), profile="chaos", params=None, ticks=None,
-         shrink_first=True, progress=None):
-    """Run ``seeds`` schedules; return a :class:`FuzzReport` (the first failure shrunk)."""
+         shrink_first=True, progress=None, stop_at_first=False):
+    """Run ``seeds`` schedules; return a :class:`FuzzReport` (the first failure shrunk).
+
+    ``stop_at_first`` ends the campaign at the first failing schedule (the report then counts the
+    schedules actually run).
+    """
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise BadParameter(f"--seeds must be a whole number >= 1; got {seeds!r}")
     if profile not in PROFILES:
@@ -276,4 +291,6 @@ def fuzz(door_class, seeds, first_seed=0, nodes=5, bugs=(), profile="chaos", par
             failures.append(result)
         if progress is not None:
             progress(seed, result)
+        if stop_at_first and failures:
+            return FuzzReport(door_class.name, seed - first_seed + 1, failures)
     return FuzzReport(door_class.name, seeds, failures)

@@ -2,5 +2,6 @@
 
 from .base import REGISTRY, FrontDoor, door_for, register
 from .broadcast import Broadcast
+from .raft import Raft
 
-__all__ = ["FrontDoor", "REGISTRY", "register", "door_for", "Broadcast"]
+__all__ = ["FrontDoor", "REGISTRY", "register", "door_for", "Broadcast", "Raft"]

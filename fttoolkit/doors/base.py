@@ -83,6 +83,10 @@ class FrontDoor:
     fuzz_requests = 4
     #: Topologies the fuzzer may choose from (swarm testing): "complete", "ring", "path".
     fuzz_topologies = ("complete",)
+    #: A role the fuzzer's crashes may aim at (the leader, in leader-based protocols).
+    fuzz_prefer_role = None
+    #: Protocol parameters the fuzzer varies from seed to seed: name -> choices (unless given).
+    fuzz_params = {}
 
     @classmethod
     def topology(cls, kind, count):
@@ -116,6 +120,13 @@ class FrontDoor:
         self.sim.snapshot_every = self.snapshot_every
         if check and self.invariants:
             Monitor.attach(self.sim, self.invariants, halt=halt)
+
+    @classmethod
+    def presets(cls):
+        """The algorithm's preset scenario scripts: name -> script text (``fttoolkit/presets/<name>/``)."""
+        import pathlib
+        folder = pathlib.Path(__file__).resolve().parent.parent / "presets" / str(cls.name)
+        return {path.stem: path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.txt"))}
 
     @classmethod
     def bug_list(cls):
@@ -167,9 +178,9 @@ class FrontDoor:
         """Put a second copy of a message in flight."""
         return self.sim.duplicate(item)
 
-    def fire(self, item, settle=True):
-        """Fire an armed timer (``"t5"`` or an item from :meth:`pending`)."""
-        return self.sim.fire(item, settle)
+    def fire(self, item, settle=True, early=False):
+        """Fire an armed timer (``"t5"`` or an item from :meth:`pending`); ``early``: now, before it is due."""
+        return self.sim.fire(item, settle, early)
 
     def execute(self, node_id):
         """Carry out the next queued intention of ``node_id``."""
@@ -252,9 +263,23 @@ class FrontDoor:
         """The broken invariants so far, as ``violation`` trace events."""
         return self.sim.violations
 
-    def check_liveness(self):
-        """Evaluate the liveness checks now (meaningful once faults stopped and the network is calm)."""
-        return check_liveness(self.sim, self.liveness)
+    def check_liveness(self, grace_ticks=None):
+        """Evaluate the liveness checks (meaningful once faults stopped and the network is calm).
+
+        A check that does not hold now is given ``grace_ticks`` more (default:
+        its ``within_ticks``) on a copy of the cluster, so that an election or a
+        retransmission in progress at this very moment is not taken for a lack
+        of progress; this run is untouched.  Returns the violations that remain.
+        """
+        found = check_liveness(self.sim, self.liveness)
+        if not found:
+            return []
+        grace = max((c.within_ticks for c in self.liveness), default=0) if grace_ticks is None else grace_ticks
+        later = self.fork()
+        later.sim.checkers = []
+        later.sim.halted = None
+        later.run_until(lambda sim: not check_liveness(sim, self.liveness), limit_ticks=later.now + grace)
+        return check_liveness(later.sim, self.liveness)
 
     # ---- looking ------------------------------------------------------------------------
     @property

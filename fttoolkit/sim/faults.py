@@ -63,6 +63,10 @@ class FaultPlan:
         At most this many nodes crashed at once (default: a minority, (n-1)//2).
     stop_at : int or None
         No new fault from this tick on; everything heals and restarts.
+    prefer_role : str or None
+        A role (for example ``"leader"``) whose nodes crashes aim at ...
+    prefer : float
+        ... with this probability, when some running node has that role.
     """
 
     period_ticks: int = 50
@@ -76,11 +80,13 @@ class FaultPlan:
     heal_ticks: tuple = (50, 300)
     max_down: object = None
     stop_at: object = None
+    prefer_role: object = None
+    prefer: float = 0.0
 
     def __post_init__(self):
         if isinstance(self.period_ticks, bool) or not isinstance(self.period_ticks, int) or self.period_ticks < 1:
             raise BadParameter(f"period_ticks must be a whole number >= 1; got {self.period_ticks!r}")
-        for name in ("crash", "crash_point", "tear", "lose_disk", "partition", "oneway"):
+        for name in ("crash", "crash_point", "tear", "lose_disk", "partition", "oneway", "prefer"):
             check_probability(name, getattr(self, name))
         # At least one tick after the fault: an action pushed for the current tick would run after
         # events of that tick already handled, which a replay of the fault record cannot mimic.
@@ -147,7 +153,10 @@ class FaultInjector:
         if plan.crash_point <= 0 or not self._active(sim) or self._down(sim) >= self.max_down:
             return False
         rng = sim.streams.faults
-        if rng.random() >= plan.crash_point:
+        chance = plan.crash_point
+        if plan.prefer_role is not None and sim.nodes[node_id].role == plan.prefer_role:
+            chance = min(1.0, chance * (1 + 9 * plan.prefer))     # aim crash points at that role too
+        if rng.random() >= chance:
             return False
         tear = None
         if type(intention) is Persist and rng.random() < plan.tear:
@@ -178,7 +187,11 @@ class FaultInjector:
             return
         running = [i for i in sim.ids if sim.up[i]]
         if rng.random() < plan.crash and running and self._down(sim) < self.max_down:
-            self._crash(sim, rng.choice(running))
+            victim = None
+            if plan.prefer_role is not None and rng.random() < plan.prefer:   # aim at, say, the leader
+                aimed = [i for i in running if sim.nodes[i].role == plan.prefer_role]
+                victim = rng.choice(aimed) if aimed else None
+            self._crash(sim, victim or rng.choice(running))
         running = [i for i in sim.ids if sim.up[i]]
         if rng.random() < plan.partition and not sim.network.cuts and len(running) >= 2:
             rng.shuffle(running)

@@ -1038,11 +1038,19 @@ class Simulation:
         return self.trace[first:]
 
     @_logged
-    def fire(self, item, settle=True):
-        """Fire an armed timer (at its due tick, if that is later than now)."""
+    def fire(self, item, settle=True, early=False):
+        """Fire an armed timer (at its due tick, if that is later than now).
+
+        With ``early=True`` it goes off now, before it is due: the way a test
+        forces a timeout (an election, say) without letting time pass.
+        """
         entry = self.find(item, "timer")
         first = len(self.trace)
-        self._process(entry)
+        if early:
+            entry.dead = True
+            self._fire(entry)
+        else:
+            self._process(entry)
         if settle:
             self._settle(entry.node)
         self._stepped()

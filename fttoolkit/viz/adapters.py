@@ -21,10 +21,11 @@ Examples
 import inspect
 
 from ..algorithms.broadcast import BroadcastNode
+from ..algorithms.raft import RaftNode
 from ..core.messages import Message
 from .style import ROLE_COLOURS
 
-__all__ = ["ViewAdapter", "BroadcastView", "adapter_for", "register_adapter"]
+__all__ = ["ViewAdapter", "BroadcastView", "RaftView", "adapter_for", "register_adapter"]
 
 _ADAPTERS = {}
 
@@ -115,3 +116,23 @@ class BroadcastView(ViewAdapter):
         if not waiting:
             return None
         return f"waits for {waiting} ack{'s' if waiting != 1 else ''}"
+
+
+@register_adapter(RaftNode)
+class RaftView(ViewAdapter):
+    """Raft: role as fill and shape, the term under each node, votes or the commit index as a badge."""
+
+    message_types = ("RequestVote", "RequestVoteReply", "AppendEntries", "AppendEntriesReply", "PreVote",
+                     "PreVoteReply", "ClientRequest", "ClientReply")
+    role_styles = {"follower": ("#DCEBF7", "o"), "pre-candidate": ("#FFF4C2", "D"),
+                   "candidate": ("#FBE3C0", "D"), "leader": ("#BFE6D4", "s")}
+
+    def caption(self, node):
+        return f"term {node.current_term} \u00b7 log {node.last_index}"
+
+    def badge(self, node):
+        if node.role in ("candidate", "pre-candidate"):
+            return f"votes {len(node.votes)}/{node.majority}"
+        if node.role == "leader":
+            return f"commit {node.commit_index}"
+        return None

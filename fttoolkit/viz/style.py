@@ -20,7 +20,7 @@ __all__ = ["MESSAGE_COLOURS", "MESSAGE_MARKERS", "WRONG", "CRASHED", "INK", "GRI
 
 #: Okabe–Ito colours for message types, in order of use (vermillion is kept for errors).
 MESSAGE_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
-#: Marker shapes, paired with the colours above (7 x 8 combinations before any repeats).
+#: Marker shapes, paired with the colours above (every pair distinct for the first 56 types).
 MESSAGE_MARKERS = ("o", "s", "^", "D", "v", "P", "h", "*")
 #: Losses, broken invariants, errors.
 WRONG = "#D55E00"
@@ -51,7 +51,7 @@ class TypeStyles:
         if style is None:
             k = len(self._styles)
             colours, markers = MESSAGE_COLOURS, MESSAGE_MARKERS
-            style = (colours[k % len(colours)], markers[(k + k // len(colours)) % len(markers)])
+            style = (colours[(k + k // len(markers)) % len(colours)], markers[k % len(markers)])
             self._styles[name] = style
         return style
 
