@@ -84,3 +84,12 @@ def test_user_mistakes_exit_2_with_one_clear_line(args, message):
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
     assert f"fttoolkit: error: " in out.stderr and message in out.stderr
+
+
+def test_fuzz_replays_the_presets_first(capsys):
+    assert main(["fuzz", "raft", "--seeds", "5", "--bug", "figure8"]) == 1
+    out = capsys.readouterr().out
+    assert "preset figure8_d: Leader Completeness" in out and "bugs figure8" in out
+    assert out.splitlines()[-1] == "raft: 2 preset scenarios and 5 schedules, 1 violations"
+    assert main(["fuzz", "raft", "--seeds", "5", "--bug", "figure8", "--no-presets"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "raft: 5 schedules, 0 violations"
