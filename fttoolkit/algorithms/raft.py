@@ -440,7 +440,6 @@ class RaftNode(Node):
             self.send(sender, AppendEntriesReply(self.current_term, False, 0, conflict_term, conflict_index))
             return
         # find the first entry that is new or conflicts; truncate there and append the rest
-        index = msg.prev_index
         start = None
         for k, entry in enumerate(msg.entries):
             index = msg.prev_index + 1 + k
