@@ -254,7 +254,11 @@ def test_persistence_across_restarts():
 
 
 def leader_crashes(cluster, rng, rounds, up_at_least):
-    """6.5840's Figure 8 tests: submit, wait a random while, crash the leader, restart someone."""
+    """6.5840's Figure 8 tests: submit, wait a random while, crash the leader, restart someone.
+
+    Returns how many times a leader was crashed.
+    """
+    crashed = 0
     for k in range(rounds):
         leader = cluster.leader()
         if leader is not None:
@@ -263,19 +267,21 @@ def leader_crashes(cluster, rng, rounds, up_at_least):
         leader = cluster.leader()
         if leader is not None:
             cluster.crash(leader)
+            crashed += 1
         down = [i for i in cluster.ids if not cluster.sim.up[i]]
         if len(cluster.ids) - len(down) < up_at_least:
             cluster.restart(rng.choice(down))
     for node_id in cluster.ids:
         if not cluster.sim.up[node_id]:
             cluster.restart(node_id)
+    return crashed
 
 
 def test_figure8_many_leader_crashes():
     cluster = Raft(nodes=5, seed=15)
     rng = random.Random(15)
     one_leader(cluster)
-    leader_crashes(cluster, rng, rounds=100, up_at_least=3)
+    assert leader_crashes(cluster, rng, rounds=400, up_at_least=3) >= 20
     cluster.heal()
     assert cluster.agree(("final",), within_ticks=5000) is not None
     assert_safe(cluster)
@@ -283,17 +289,19 @@ def test_figure8_many_leader_crashes():
 
 def test_unreliable_agreement():
     cluster = Raft(nodes=5, seed=16, loss=0.1, delay=(5, 50), reorder=0.5, duplicate=0.05)
-    for k in range(20):
+    for k in range(20):                                   # fire-and-forget submissions, interleaved ...
         cluster.submit(("put", f"k{k % 4}", k))
         cluster.run(until=cluster.now + 20)
-    assert cluster.agree(("last",), within_ticks=5000) is not None
+    for k in range(10):                                   # ... then each of these must commit everywhere
+        assert cluster.agree(("append", "u", k), within_ticks=5000) is not None
+    assert len({repr(sorted(cluster.nodes[i].kv.items())) for i in cluster.ids}) == 1
     assert_safe(cluster)
 
 
 def test_figure8_unreliable():
     cluster = Raft(nodes=5, seed=17, loss=0.1, delay=(5, 40), reorder=0.5)
     rng = random.Random(17)
-    leader_crashes(cluster, rng, rounds=60, up_at_least=3)
+    assert leader_crashes(cluster, rng, rounds=300, up_at_least=3) >= 10
     assert cluster.agree(("final",), within_ticks=8000) is not None
     assert_safe(cluster)
 
