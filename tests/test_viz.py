@@ -335,3 +335,18 @@ def test_play_ticks_are_answered_first_and_never_pile_up(view):
         assert not view._frame_due and view.sim.now == now + 2
 
     asyncio.run(kernel())
+
+
+def test_play_refreshes_the_panels_every_fifth_frame_and_at_pause(view):
+    view.play_button.value = True
+    before = view.log.value
+    view.advance()
+    assert view.log.value == before                        # the picture moves, the log waits
+    for _ in range(4):
+        view.advance()
+    assert view.log.value != before                        # the fifth frame brings it up to date
+    shown = view.log.value
+    for _ in range(3):
+        view.advance()
+    view.play_button.value = False
+    assert view.log.value != shown and f"step {view.sim.steps}" in view.status.value

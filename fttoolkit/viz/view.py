@@ -131,6 +131,7 @@ class ClusterView:
         self._last_tick = None     # wall time of the last Play tick, and the learnt round-trip overhead
         self._overhead = None
         self._frame_due = False
+        self._frames_played = 0
         self.message = ""
         self._build()
         self._hook_cells()
@@ -361,6 +362,7 @@ class ClusterView:
             self._timer.playing = True
         else:
             self._timer.playing = False
+            self.refresh(keep_message=True)      # the panels catch up with the last frame
 
     def advance(self):
         """One frame of Play: move simulated time on by ``speed / 25`` ticks and redraw.
@@ -388,7 +390,10 @@ class ClusterView:
         elif sim.next_due() is None:
             self._say("paused: nothing left to happen")
             go_on = False
-        self.refresh(keep_message=True)
+        # While playing, the log and the detail panel follow every 5th frame (the browser's work per
+        # frame is what limits the frame rate); the last frame updates everything.
+        self._frames_played += 1
+        self.refresh(keep_message=True, panels=not go_on or self._frames_played % 5 == 0)
         return go_on
 
     def _on_timer(self):
@@ -427,8 +432,8 @@ class ClusterView:
             self._timer.interval = wanted
 
     # ---- drawing ----------------------------------------------------------------------
-    def refresh(self, keep_message=False):
-        """Redraw the picture, the status line, the log and the detail panel."""
+    def refresh(self, keep_message=False, panels=True):
+        """Redraw the picture and the status line; with ``panels``, the log and the detail panel too."""
         if not keep_message:
             self._say("")
         ids = list(self.sim.ids)
@@ -437,8 +442,9 @@ class ClusterView:
         self.image.value = self.picture.render_png()
         self._seen = (len(self.sim.trace), self.sim.steps, self.sim.now)
         self._show_status()
-        self._show_log()
-        self._show_details()
+        if panels:
+            self._show_log()
+            self._show_details()
 
     def _show_status(self):
         sim = self.sim
