@@ -338,6 +338,7 @@ def test_play_ticks_are_answered_first_and_never_pile_up(view):
 
 
 def test_play_refreshes_the_panels_every_fifth_frame_and_at_pause(view):
+    view.speed = 500                                       # 20 ticks a frame: something happens in each
     view.play_button.value = True
     before = view.log.value
     view.advance()
