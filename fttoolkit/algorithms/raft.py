@@ -69,14 +69,27 @@ __all__ = ["RaftNode", "Entry", "RequestVote", "RequestVoteReply", "PreVote", "P
 NOOP = ("noop",)
 
 
+def _command(command):
+    if isinstance(command, tuple):
+        return " ".join(str(part) for part in command)
+    return repr(command)
+
+
 class Entry(NamedTuple):
     """A log entry: the term in which a leader created it, and the client's command."""
 
     term: int
     command: object
 
+    def __repr__(self):
+        return f"t{self.term}:{_command(self.command)}"
+
 
 # ---------------------------------------------------------------------------- messages (§5)
+def _entries(entries):
+    return "[" + ", ".join(repr(e) for e in entries) + "]"
+
+
 class RequestVote(Message):
     """Candidate -> all: vote for me in ``term``; my log ends at ``last_index`` / ``last_term``."""
 
@@ -84,10 +97,16 @@ class RequestVote(Message):
     last_index: int
     last_term: int
 
+    def __repr__(self):
+        return f"RequestVote(term={self.term}, last={self.last_index}/{self.last_term})"
+
 
 class RequestVoteReply(Message):
     term: int
     granted: bool
+
+    def __repr__(self):
+        return f"RequestVoteReply(term={self.term}, {'granted' if self.granted else 'refused'})"
 
 
 class PreVote(Message):
@@ -97,10 +116,16 @@ class PreVote(Message):
     last_index: int
     last_term: int
 
+    def __repr__(self):
+        return f"PreVote(term={self.term}, last={self.last_index}/{self.last_term})"
+
 
 class PreVoteReply(Message):
     term: int
     granted: bool
+
+    def __repr__(self):
+        return f"PreVoteReply(term={self.term}, {'granted' if self.granted else 'refused'})"
 
 
 class AppendEntries(Message):
@@ -112,6 +137,10 @@ class AppendEntries(Message):
     entries: tuple
     commit: int
 
+    def __repr__(self):
+        return (f"AppendEntries(term={self.term}, prev={self.prev_index}/{self.prev_term}, "
+                f"entries={_entries(self.entries)}, commit={self.commit})")
+
 
 class AppendEntriesReply(Message):
     """``match`` is the last index known equal to the leader's; on failure, where to back up to (§5.3)."""
@@ -121,6 +150,13 @@ class AppendEntriesReply(Message):
     match: int
     conflict_term: object
     conflict_index: int
+
+    def __repr__(self):
+        if self.success:
+            return f"AppendEntriesReply(term={self.term}, ok, match={self.match})"
+        back = f", back to {self.conflict_index}" if self.conflict_index else ""
+        conflict = f" (term {self.conflict_term})" if self.conflict_term is not None else ""
+        return f"AppendEntriesReply(term={self.term}, refused{back}{conflict})"
 
 
 class ClientRequest(Message):
