@@ -16,7 +16,6 @@ from fttoolkit import Broadcast
 from fttoolkit.core.errors import BadParameter
 from fttoolkit.viz.render import ClusterPicture, encode_png, spacetime
 from fttoolkit.viz.scene import diagram_of, layout, scene_of
-from fttoolkit.viz.view import ClusterView
 
 
 def decode_png(data):

@@ -90,6 +90,14 @@ def _entries(entries):
     return "[" + ", ".join(repr(e) for e in entries) + "]"
 
 
+def _ask_repr(msg):         # RequestVote and PreVote
+    return f"{type(msg).__name__}(term={msg.term}, last={msg.last_index}/{msg.last_term})"
+
+
+def _answer_repr(msg):      # their replies
+    return f"{type(msg).__name__}(term={msg.term}, {'granted' if msg.granted else 'refused'})"
+
+
 class RequestVote(Message):
     """Candidate -> all: vote for me in ``term``; my log ends at ``last_index`` / ``last_term``."""
 
@@ -97,16 +105,14 @@ class RequestVote(Message):
     last_index: int
     last_term: int
 
-    def __repr__(self):
-        return f"RequestVote(term={self.term}, last={self.last_index}/{self.last_term})"
+    __repr__ = _ask_repr
 
 
 class RequestVoteReply(Message):
     term: int
     granted: bool
 
-    def __repr__(self):
-        return f"RequestVoteReply(term={self.term}, {'granted' if self.granted else 'refused'})"
+    __repr__ = _answer_repr
 
 
 class PreVote(Message):
@@ -116,16 +122,14 @@ class PreVote(Message):
     last_index: int
     last_term: int
 
-    def __repr__(self):
-        return f"PreVote(term={self.term}, last={self.last_index}/{self.last_term})"
+    __repr__ = _ask_repr
 
 
 class PreVoteReply(Message):
     term: int
     granted: bool
 
-    def __repr__(self):
-        return f"PreVoteReply(term={self.term}, {'granted' if self.granted else 'refused'})"
+    __repr__ = _answer_repr
 
 
 class AppendEntries(Message):

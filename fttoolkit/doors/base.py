@@ -263,6 +263,13 @@ class FrontDoor:
         """The broken invariants so far, as ``violation`` trace events."""
         return self.sim.violations
 
+    def _probe_copy(self):
+        """A copy of this cluster to try things on for a liveness check: no checkers, not halted."""
+        copy_ = self.fork()
+        copy_.sim.checkers = []
+        copy_.sim.halted = None
+        return copy_
+
     def check_liveness(self, grace_ticks=None):
         """Evaluate the liveness checks (meaningful once faults stopped and the network is calm).
 
@@ -275,9 +282,7 @@ class FrontDoor:
         if not found:
             return []
         grace = max((c.within_ticks for c in self.liveness), default=0) if grace_ticks is None else grace_ticks
-        later = self.fork()
-        later.sim.checkers = []
-        later.sim.halted = None
+        later = self._probe_copy()
         later.run_until(lambda sim: not check_liveness(sim, self.liveness), limit_ticks=later.now + grace)
         return check_liveness(later.sim, self.liveness)
 

@@ -108,8 +108,7 @@ class Raft(FrontDoor):
         found = super().check_liveness()
         if found:
             return found
-        probe = self.fork()
-        probe.sim.checkers = []
+        probe = self._probe_copy()
         if probe.agree(("probe",), expected=len(self.ids), within_ticks=self.probe_ticks) is None:
             from ..core.invariants import Violation
             terms = probe.terms()

@@ -34,7 +34,7 @@ from matplotlib.patches import PathPatch
 from matplotlib.path import Path
 from matplotlib.transforms import IdentityTransform
 
-from ..core.ids import id_key
+from ..core.errors import BadParameter
 from .adapters import adapter_for
 from .scene import TraceIndex, diagram_of, scene_of
 from .style import CRASHED, GRID, INK, WRONG, TypeStyles
@@ -406,7 +406,6 @@ class ClusterPicture:
         for name, value, low in (("width", width, 300), ("graph_height", graph_height, 200),
                                  ("diagram_height", diagram_height, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                from ..core.errors import BadParameter
                 raise BadParameter(f"{name} must be a whole number of pixels >= {low}; got {value!r}")
         self.sim = sim
         self.adapter = adapter or adapter_for(sim.node_class)
@@ -545,7 +544,7 @@ class ClusterPicture:
         if list(sim.ids) != self.ids:          # nodes were added: start the layout over
             self._build()
         scene = scene or self.scene()
-        ax = self.ax
+        self.last_scene = scene          # what the view's status line counts, without a second scan
         self.labels.clear()
         pos = {i: (look.x, look.y) for i, look in scene.nodes.items()}
         # partition sides
@@ -757,7 +756,6 @@ def spacetime(cluster, start=None, end=None, width=900, height=None, ax=None):
     sim._ensure_started()
     start = 0 if start is None else start
     end = sim.now if end is None else end
-    from ..core.errors import BadParameter
     if isinstance(start, bool) or not isinstance(start, int) or isinstance(end, bool) or not isinstance(end, int) \
             or not 0 <= start < end:
         raise BadParameter(f"the window must be whole ticks with 0 <= start < end; got start={start!r}, end={end!r}")

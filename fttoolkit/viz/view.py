@@ -449,7 +449,7 @@ class ClusterView:
     def _show_status(self):
         sim = self.sim
         up = sum(1 for i in sim.ids if sim.up[i])
-        flying = len(sim.in_flight())
+        flying = len(self.picture.last_scene.messages)
         name = getattr(self.cluster, "name", None) or sim.name
         bugs = f" · bugs: {', '.join(sim.bugs)}" if sim.bugs else ""
         self.status.value = (f'<b>{html.escape(str(name))}</b> · seed {sim.seed} · step {sim.steps} · '
