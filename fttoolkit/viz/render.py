@@ -500,7 +500,7 @@ class ClusterPicture:
             Line2D([], [], ls="none", marker="o", markersize=14, markerfacecolor="none", markeredgecolor=WRONG,
                    markeredgewidth=2.5, label="invariant broken"),
         ]
-        self.ax.legend(handles=handles, loc="upper right", fontsize=9, frameon=True, framealpha=0.9,
+        self.ax.legend(handles=handles, loc="lower right", fontsize=9, frameon=True, framealpha=0.9,
                        edgecolor="#DDDDDD", borderpad=0.6, labelspacing=0.5)
 
     def _scatter_for(self, table, key, **style):
@@ -627,7 +627,7 @@ class ClusterPicture:
         for d in scene.drops:
             xy = self._along(pos[d.src], pos[d.dst], d.f)
             drops.append(xy)
-            crowded = any(math.hypot(xy[0] - x, xy[1] - y) * self.px_per_unit < 40 for x, y in labelled)
+            crowded = any(math.hypot(xy[0] - x, xy[1] - y) * self.px_per_unit < 70 for x, y in labelled)
             if len(scene.drops) <= 6 and not crowded:    # one word per spot: the legend says the rest
                 labelled.append(xy)
                 self.labels.add(xy[0], xy[1], _LOSS_WORDS.get(d.reason, d.reason), size=8, colour=WRONG,
