@@ -340,6 +340,8 @@ def replay(script, check=True, halt=False, door=None):
     door = door or build(script, check=check, halt=halt)
     result = Replay(door, script)
     for command in script.commands:
+        if command.narration and any(command.narration):
+            door.sim.narrate(" ".join(line for line in command.narration if line))
         first = len(door.trace)
         try:
             run_command(door, command.words, command.line, command.text)
@@ -601,14 +603,25 @@ def to_script(door, description=()):
     sim = door.sim
     sim._ensure_started()
     commands = []
+    story = []                  # narration waiting for the command it introduces
     for entry in sim.log:
+        if entry.name == "narrate":
+            story.extend(_wrap(entry.args[0] if entry.args else entry.kwargs["text"]))
+            continue
         if entry.name == "run" and not entry.complete:   # cut short: write the steps it took
             text = f"step {entry.end_step - entry.at_step}" if entry.end_step > entry.at_step else None
         else:
             text = render_action(entry.name, entry.args, entry.kwargs)
         if text is not None:
-            commands.append(Command(0, text))
-    return Script(header_of(sim), commands, description=list(description))
+            commands.append(Command(0, text, story))
+            story = []
+    return Script(header_of(sim), commands, description=list(description), trailer=story)
+
+
+def _wrap(text, width=98):
+    """Narration text as comment lines of at most ``width`` characters."""
+    import textwrap
+    return textwrap.wrap(text, width) or [""]
 
 
 def schedule_to_script(schedule, description=()):

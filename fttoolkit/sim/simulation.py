@@ -30,6 +30,7 @@ True
 ['n1', 'n2', 'n3']
 """
 
+import bisect
 import copy
 import functools
 import gc
@@ -344,6 +345,7 @@ class Simulation:
         self.max_snapshots = 64
         self._future_from = None  # after a rewind: (log index, step) where the recorded future starts
         self._timeline = None     # after a rewind: the trace events of the whole recorded timeline
+        self._step_ticks = []     # the tick of every step of the recorded timeline (step k at index k - 1)
 
     # =============================================================================== set-up
     @property
@@ -752,6 +754,8 @@ class Simulation:
     def _stepped(self):
         for checker in self.checkers:    # still inside step number steps + 1
             checker.after_step(self)
+        if not self._replaying:
+            self._step_ticks.append(self.now)
         self.steps += 1
         self.changed = False
 
@@ -805,6 +809,8 @@ class Simulation:
         trace = self.trace
         up, network, nodes, clocks = self.up, self.network, self.nodes, self._clocks
         send, carry_out, process = self._send, self._carry_out, self._process
+        # a replay retraces steps whose ticks are recorded already
+        record = None if self._replaying else self._step_ticks.append
         taken = 0
         started_at = self.now
         steps_left = max_steps
@@ -870,6 +876,8 @@ class Simulation:
                 for checker in checkers:
                     checker.after_step(self)
                 self.changed = False
+            if record is not None:
+                record(self.now)
             self.steps += 1
             taken += 1
         if until is not None and until > self.now:
@@ -1244,6 +1252,36 @@ class Simulation:
             return
         self._run_handler(node_id, self.nodes[node_id].handle_message, (msg, client))
 
+    @_logged
+    def narrate(self, text):
+        """Record a line of narration (what a scenario's ``#`` lines say) in the input log.
+
+        It changes nothing in the run (the trace stays that of the same inputs
+        without it); the view shows the latest narration above its picture,
+        and a run saved as a script keeps it as comments.
+        """
+        if not isinstance(text, str) or not text.strip():
+            raise BadParameter(f"narration must be non-empty text; got {text!r}")
+        self._ensure_started()
+
+    def narration(self):
+        """The latest narration at the current point of the timeline (``""`` if none).
+
+        Examples
+        --------
+        >>> from fttoolkit.algorithms.broadcast import BroadcastNode
+        >>> sim = Simulation(BroadcastNode, topology=3)
+        >>> sim.narrate("First, nothing happens.")
+        >>> _ = sim.run(until=50); sim.narrate("Still nothing."); _ = sim.run(until=90)
+        >>> sim.narration()
+        'Still nothing.'
+        """
+        end = len(self._log) if self._future_from is None else self._future_from[0]   # inputs replayed so far
+        for entry in reversed(self._log[:end]):
+            if entry.name == "narrate":
+                return (entry.args[0] if entry.args else entry.kwargs["text"]).strip()
+        return ""
+
     # ================================================================ input log, time travel
     @property
     def log(self):
@@ -1308,7 +1346,49 @@ class Simulation:
             self._log[index:] = [cut]
         else:
             del self._log[index:]
+        del self._step_ticks[target:]
         self._snaps = [sn for sn in self._snaps if sn[0] <= target and sn[1] <= len(self._log)]
+
+    def discard_future(self):
+        """After a rewind, forget the recorded future now; return how many steps it had.
+
+        The next new input does this anyway; calling it first makes the fork
+        explicit (the view's "Fork here" button).  Nothing happens when there is
+        no recorded future.
+        """
+        if self._future_from is None:
+            return 0
+        lost = self.total_steps - self.steps
+        self._truncate_future()
+        return lost
+
+    @property
+    def has_future(self):
+        """Whether a rewind left a recorded future ahead of the present (see :meth:`rewind`)."""
+        return self._future_from is not None
+
+    def step_tick(self, step):
+        """The tick at which step ``step`` of the recorded timeline happened (0 for step 0).
+
+        Examples
+        --------
+        >>> from fttoolkit.algorithms.broadcast import BroadcastNode, BroadcastRequest
+        >>> sim = Simulation(BroadcastNode, topology=3, seed=1, network={"delay": 10})
+        >>> sim.request("n1", BroadcastRequest("hi"))
+        >>> _ = sim.run(until=100)
+        >>> [sim.step_tick(s) for s in range(8)]
+        [0, 0, 0, 0, 0, 0, 10, 10]
+        >>> sim.steps_until(9), sim.steps_until(10), sim.steps == sim.steps_until(sim.now)
+        (5, 17, True)
+        """
+        total = len(self._step_ticks)
+        if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= total:
+            raise BadParameter(f"step must be a whole number from 0 to {total}; got {step!r}")
+        return self._step_ticks[step - 1] if step else 0
+
+    def steps_until(self, tick):
+        """How many steps of the recorded timeline happened at or before ``tick``."""
+        return bisect.bisect_right(self._step_ticks, tick)
 
     def rewind(self, step):
         """Go to the moment after step ``step`` (0 = the start), before step ``step + 1``.
@@ -1397,6 +1477,7 @@ class Simulation:
         other._log = [copy.copy(e) for e in self._log]
         other._snaps = list(self._snaps)
         other._timeline = None if self._timeline is None else list(self._timeline)
+        other._step_ticks = list(self._step_ticks)
         other.rewind_hooks = []
         other._depth = 0
         if self._future_from is not None:

@@ -511,11 +511,11 @@ class ClusterPicture:
         return artist
 
     # ---- one frame ---------------------------------------------------------------------
-    def scene(self):
-        """The :class:`~fttoolkit.viz.scene.Scene` of the current moment."""
-        return scene_of(self.sim, self.adapter, index=self.index, positions=self.positions)
+    def scene(self, at=None):
+        """The :class:`~fttoolkit.viz.scene.Scene` of the current moment (or of tick ``at``, see ``scene_of``)."""
+        return scene_of(self.sim, self.adapter, index=self.index, positions=self.positions, at=at)
 
-    def window(self):
+    def window(self, now=None):
         """The diagram's time window ``(start, end)`` for the current moment.
 
         It grows with the run (a little ahead of now) until it is
@@ -523,27 +523,31 @@ class ClusterPicture:
         """
         high = self.sim.network.defaults.delay[1]
         span = self.diagram_ticks or max(100, 12 * high)
-        now = self.sim.now
+        now = self.sim.now if now is None else now
         if now >= span:
             return now - span, now
         return 0, min(span, max(int(now * 1.15) + 1, 5 * high, 50))
 
-    def draw(self, scene=None):
-        """Draw the current moment on the canvas; return the frame as an ``(h, w, 4)`` array."""
+    def draw(self, scene=None, at=None):
+        """Draw the current moment on the canvas; return the frame as an ``(h, w, 4)`` array.
+
+        ``at``: a tick between now and the next step to draw instead (see ``scene_of``).
+        """
         # A frame makes many small objects; a full collection would rescan the whole trace.
         enabled = gc.isenabled()
         gc.disable()
         try:
-            return self._draw(scene)
+            return self._draw(scene, at)
         finally:
             if enabled:
                 gc.enable()
 
-    def _draw(self, scene):
+    def _draw(self, scene, at):
         sim = self.sim
         if list(sim.ids) != self.ids:          # nodes were added: start the layout over
             self._build()
-        scene = scene or self.scene()
+        scene = scene or self.scene(at)
+        now = scene.now
         self.last_scene = scene          # what the view's status line counts, without a second scan
         self.labels.clear()
         pos = {i: (look.x, look.y) for i, look in scene.nodes.items()}
@@ -636,7 +640,7 @@ class ClusterPicture:
         # captions of the whole frame
         head = self.head_labels
         head.clear()
-        head.add_run(0.012, 0.9, ("t = ", str(sim.now), "   step ", str(sim.steps)), coords="axes", size=12,
+        head.add_run(0.012, 0.9, ("t = ", str(now), "   step ", str(sim.steps)), coords="axes", size=12,
                      weight="bold")
         if scene.violations:
             v = scene.violations[-1]
@@ -652,12 +656,12 @@ class ClusterPicture:
                        self.crash_marks, *self.msg_sets.values(), self.copies, self.helds, self.drops):
             fig.draw_artist(artist)
         if self.diagram is not None:
-            start, end = self.window()
+            start, end = self.window(now)
             events = sim.trace._events
             if len(events) > self.max_diagram_events:    # crowded: narrow the window to its latest events
                 start = max(start, events[-self.max_diagram_events].tick)
             self.diagram_labels.clear()
-            self.diagram.update(diagram_of(sim.trace, self.ids, start, end, sim.now, index=self.index))
+            self.diagram.update(diagram_of(sim.trace, self.ids, start, end, now, index=self.index))
             for artist in self.diagram.artists:
                 fig.draw_artist(artist)
         frame = np.asarray(canvas.buffer_rgba())
@@ -686,9 +690,9 @@ class ClusterPicture:
         normal = np.column_stack([-d[:, 1], d[:, 0]]) / length[:, None] * side
         return a + d * g[:, None] + normal
 
-    def render_png(self):
-        """Draw the current moment and return it as PNG bytes."""
-        return encode_png(self.draw())
+    def render_png(self, at=None):
+        """Draw the current moment (or tick ``at``) and return it as PNG bytes."""
+        return encode_png(self.draw(at=at))
 
 
 def _hull(points):

@@ -206,7 +206,7 @@ def _first_at(events, tick):
     return bisect.bisect_left(events, tick, key=lambda e: e.tick)
 
 
-def scene_of(sim, adapter=None, fade_ticks=None, index=None, positions=None):
+def scene_of(sim, adapter=None, fade_ticks=None, index=None, positions=None, at=None):
     """Describe the current frame of ``sim`` (see :class:`Scene`).
 
     Parameters
@@ -220,13 +220,18 @@ def scene_of(sim, adapter=None, fade_ticks=None, index=None, positions=None):
         Kept between frames so the whole trace is not scanned every time.
     positions : dict, optional
         Fixed node positions (default: :func:`layout`).
+    at : int, optional
+        Draw the moment ``at`` (a tick from now up to, not including, the next
+        step's tick) instead of now: messages in flight glide on, nothing else
+        changes.  This is how a replay shows the time between two recorded steps.
     """
     adapter = adapter or adapter_for(sim.node_class)
     sim._ensure_started()
+    now = sim.now if at is None else max(at, sim.now)
     net = sim.network
     if fade_ticks is None:
         fade_ticks = max(10, net.defaults.delay[1])
-    scene = Scene(sim.now, sim.steps)
+    scene = Scene(now, sim.steps)
     ids = sim.ids
     if net.cuts:
         groups = [tuple(g) for g in net.partition_groups]
@@ -271,7 +276,6 @@ def scene_of(sim, adapter=None, fade_ticks=None, index=None, positions=None):
         else:
             state = "ok"
         scene.links.append(LinkLook(a, b, state))
-    now = sim.now
     for m, held in sim.in_flight():
         if m.src == m.dst:
             continue
