@@ -353,6 +353,8 @@ def replay(script, check=True, halt=False, door=None):
         result.outputs.append((command, lines))
         if command.expected is not None and command.expected != lines:
             result.mismatches.append((command, command.expected, lines))
+    if any(script.trailer):
+        door.sim.narrate(" ".join(line for line in script.trailer if line))
     return result
 
 

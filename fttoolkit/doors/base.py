@@ -341,6 +341,25 @@ class FrontDoor:
         raise NotImplementedError(name)
 
     # ---- scripts ------------------------------------------------------------------------
+    def load(self, script, check=True, halt=False):
+        """Replace this cluster's run, in place, by a scenario script's, replayed in full.
+
+        ``script`` is script text (or a parsed :class:`fttoolkit.scenario.Script`) for
+        the same algorithm, for example one of :meth:`presets`; its narration is
+        kept, and the run can then be rewound (``rewind(0)``) and replayed step by
+        step.  Everything this object held before is replaced.  Returns ``self``.
+        """
+        from ..scenario import parse, replay
+        parsed = parse(script) if isinstance(script, str) else script
+        algorithm = parsed.header.get("algorithm")
+        if algorithm != self.name:
+            raise BadParameter(f"this is a script for {algorithm!r}; {type(self).__name__} loads "
+                               f"{self.name!r} scripts only")
+        fresh = replay(parsed, check=check, halt=halt).door
+        self.__dict__.clear()
+        self.__dict__.update(fresh.__dict__)
+        return self
+
     def to_script(self, description=()):
         """This run so far, manual choices included, as a scenario script (text)."""
         from ..scenario import to_script

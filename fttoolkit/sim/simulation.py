@@ -1282,6 +1282,18 @@ class Simulation:
                 return (entry.args[0] if entry.args else entry.kwargs["text"]).strip()
         return ""
 
+    def next_narration_step(self):
+        """After a rewind: the step at which the recorded future's next narration comes, or ``None``.
+
+        (The narration made after step ``k`` shows from ``rewind(k)`` on.)
+        """
+        if self._future_from is None:
+            return None
+        for entry in self._log[self._future_from[0]:]:
+            if entry.name == "narrate":
+                return entry.at_step
+        return None
+
     # ================================================================ input log, time travel
     @property
     def log(self):
@@ -1404,6 +1416,9 @@ class Simulation:
         total = self.total_steps
         if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= total:
             raise BadParameter(f"step must be a whole number from 0 to {total}; got {step!r}")
+        if self._future_from is not None and step >= self.steps:
+            self._replay(self._future_from[0], step)     # forwards on the recorded timeline: go on from here
+            return
         if self._timeline is None or len(self.trace) > len(self._timeline):
             self._timeline = list(self.trace._events)
         snap = self._snaps[0]

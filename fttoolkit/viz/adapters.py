@@ -25,9 +25,56 @@ from ..algorithms.raft import RaftNode
 from ..core.messages import Message
 from .style import ROLE_COLOURS
 
-__all__ = ["ViewAdapter", "BroadcastView", "RaftView", "adapter_for", "register_adapter"]
+__all__ = ["ViewAdapter", "BroadcastView", "RaftView", "Table", "Cell", "adapter_for", "register_adapter"]
 
 _ADAPTERS = {}
+
+
+class Cell:
+    """One cell of a :class:`Table`: its text, a mark that says how to show it, and a tooltip.
+
+    Marks: ``""`` (plain), ``"good"`` (done: committed, delivered), ``"odd"``
+    (disagrees with another node), ``"faded"`` (a crashed node's state).
+    """
+
+    __slots__ = ("text", "mark", "tip")
+
+    def __init__(self, text, mark="", tip=""):
+        self.text, self.mark, self.tip = str(text), mark, str(tip)
+
+    def __repr__(self):
+        return f"{self.text}[{self.mark}]" if self.mark else self.text
+
+
+class Table:
+    """An algorithm's own table for the view (Raft logs, 2PC logs, acceptor state...).
+
+    Attributes
+    ----------
+    title : str
+    columns : list of str
+        Column headers; the first column holds the row names.
+    rows : list of list
+        One list of cells (:class:`Cell` or plain text) per row, first the row name.
+    legend : str
+        One line saying what the marks mean.
+    """
+
+    def __init__(self, title, columns, rows, legend=""):
+        self.title, self.columns, self.rows, self.legend = title, list(columns), [list(r) for r in rows], legend
+
+    def cell(self, row, column):
+        """The cell in the row named ``row`` under the header ``column`` (a :class:`Cell`)."""
+        k = self.columns.index(column)
+        for cells in self.rows:
+            name = cells[0].text if isinstance(cells[0], Cell) else str(cells[0])
+            if name == row:
+                value = cells[k]
+                return value if isinstance(value, Cell) else Cell(value)
+        raise KeyError(row)
+
+    def __repr__(self):
+        return f"<Table {self.title!r}: {len(self.rows)} rows x {len(self.columns)} columns>"
 
 
 def register_adapter(node_class):
@@ -101,6 +148,14 @@ class ViewAdapter:
         """The node's full state for the detail panel: name -> value."""
         return node.state()
 
+    def table(self, sim):
+        """The algorithm's own table of the whole cluster now (a :class:`Table`), or ``None``.
+
+        Crashed nodes keep the state they had when they crashed (``sim.nodes``);
+        show it faded.
+        """
+        return None
+
 
 @register_adapter(BroadcastNode)
 class BroadcastView(ViewAdapter):
@@ -116,6 +171,25 @@ class BroadcastView(ViewAdapter):
         if not waiting:
             return None
         return f"waits for {waiting} ack{'s' if waiting != 1 else ''}"
+
+    def table(self, sim, limit=16):
+        """Messages (columns, by id) by node: delivered (good), or still waiting for acks."""
+        ids = sorted({m for i in sim.ids for m in sim.nodes[i].seen}, key=_message_order)[-limit:]
+        rows = []
+        for node_id in sim.ids:
+            node, up = sim.nodes[node_id], sim.up[node_id]
+            row = [Cell(node_id, "" if up else "faded", "" if up else "crashed")]
+            for m in ids:
+                if m in node.delivered:
+                    waiting = len(node.unacked.get(m, ()))
+                    text = f"{node.seen[m]}" + (f" ({waiting})" if waiting else "")
+                    row.append(Cell(text, "good" if up else "faded",
+                                    f"delivered; waits for {waiting} acks" if waiting else "delivered"))
+                else:
+                    row.append(Cell("·", "faded" if not up else ""))
+            rows.append(row)
+        return Table("Delivered messages by node", ["node"] + ids, rows,
+                     "value delivered (acks still awaited) · · not yet")
 
 
 @register_adapter(RaftNode)
@@ -136,3 +210,40 @@ class RaftView(ViewAdapter):
         if node.role == "leader":
             return f"commit {node.commit_index}"
         return None
+
+    def table(self, sim, limit=18):
+        """The logs: one row per node, one column per index; committed entries marked.
+
+        A cell shows the entry's term; it is marked ``good`` when the node knows it
+        committed, ``odd`` when another node holds a different entry at that index
+        (what a new leader will overwrite, Raft §5.3).  The latest ``limit``
+        indexes are shown.
+        """
+        logs = {i: sim.nodes[i].log for i in sim.ids}
+        last = max((len(log) for log in logs.values()), default=0)
+        first = max(1, last - limit + 1)
+        columns = ["node", "term", "commit"] + [str(k) for k in range(first, last + 1)]
+        rows = []
+        for node_id in sim.ids:
+            node, up = sim.nodes[node_id], sim.up[node_id]
+            log = logs[node_id]
+            commit = node.commit_index if up else "–"
+            row = [Cell(node_id, "" if up else "faded", "" if up else "crashed: its log is on its disk"),
+                   Cell(node.current_term, "" if up else "faded"), Cell(commit, "" if up else "faded")]
+            for k in range(first, last + 1):
+                if k > len(log):
+                    row.append(Cell(""))
+                    continue
+                entry = log[k - 1]
+                differs = any(len(other) >= k and other[k - 1] != entry for other in logs.values())
+                mark = "faded" if not up else "good" if k <= node.commit_index else "odd" if differs else ""
+                row.append(Cell(entry.term, mark, repr(entry)))
+            rows.append(row)
+        return Table("Logs by index (cell = entry's term)", columns, rows,
+                     "green: committed (as this node knows) · orange: differs from another node's entry "
+                     "· grey: crashed")
+
+
+def _message_order(msg_id):
+    origin, _, number = str(msg_id).partition(":")
+    return (int(number) if number.isdigit() else 0, origin)
