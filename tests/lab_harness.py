@@ -56,6 +56,9 @@ STEP = "button.ftt-step"
 PLAY = "button.ftt-play"
 MESSAGE = ".ftt-message"
 ERROR = ".ftt-error"
+STATUS = ".ftt-status"
+SLIDER = ".ftt-slider"
+FUTURE = ".ftt-future"
 
 # The notebook that is on screen (JupyterLab keeps hidden tabs in the DOM).
 PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
@@ -455,6 +458,57 @@ def picture_src(page):
 def message(page):
     """The text of the view's message line."""
     return page.locator(f"{PANEL} {VIEW} {MESSAGE}").first.inner_text()
+
+
+def shown_step(page):
+    """The step number the view's status line shows."""
+    text = page.locator(f"{PANEL} {VIEW} {STATUS}").first.inner_text()
+    found = re.search(r"step (\d+)", text)
+    assert found, f"no step in the status line: {text!r}"
+    return int(found.group(1))
+
+
+def future_text(page):
+    """What the view says about the recorded future ("N recorded steps ahead" or "the present")."""
+    return page.locator(f"{PANEL} {VIEW} {FUTURE}").first.inner_text().strip()
+
+
+def wait_for_step(page, wanted, timeout=20):
+    """Wait until the status line shows step ``wanted`` (an int, or a predicate on the step)."""
+    check = wanted if callable(wanted) else (lambda step: step == wanted)
+    deadline = time.monotonic() + timeout
+    while True:
+        step = shown_step(page)
+        if check(step):
+            return step
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the view shows step {step}; waited for {wanted} (message: {message(page)!r})")
+        page.wait_for_timeout(50)
+
+
+def drag_slider(page, fraction):
+    """Drag the view's step slider with the mouse to ``fraction`` (0..1) of its track, as a student would."""
+    slider = page.locator(f"{PANEL} {VIEW} {SLIDER}").first
+    handle = slider.locator(".noUi-handle").first
+    track = slider.locator(".noUi-target").first
+    handle.scroll_into_view_if_needed()
+    h, t = handle.bounding_box(), track.bounding_box()
+    page.mouse.move(h["x"] + h["width"] / 2, h["y"] + h["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(t["x"] + t["width"] * fraction, h["y"] + h["height"] / 2, steps=8)
+    page.mouse.up()
+
+
+def click(page, css_class):
+    """Click the view's button with this class (``ftt-fork``, ``ftt-deliver``...)."""
+    page.locator(f"{PANEL} {VIEW} button.{css_class}").first.click()
+
+
+def press_over_picture(page, key):
+    """Press a key with the mouse over the picture (the view listens to keys there)."""
+    picture = page.locator(f"{PANEL} {VIEW} {PICTURE}").first
+    picture.hover()
+    page.keyboard.press(key)
 
 
 # Frame watcher, installed in the page: each time the picture's src changes (the <img> may also be

@@ -1,5 +1,8 @@
 """Chapter 0's cluster view in a real browser: JupyterLab + Debian's Chromium, driven by Playwright.
 
+Step, Play and Pause; then time travel (drag the slider back, a key over the picture, Fork here) and
+manual mode (deliver a chosen message).
+
 Skipped when /usr/bin/chromium or Playwright is missing, except under CI (CI=true), where it fails.
 The notebook is copied to a temporary folder first, so JupyterLab's autosave never touches the repo.
 Screenshots of the run are left in the test's tmp_path (browser.png, view.png).
@@ -36,6 +39,38 @@ def test_cluster_view_steps_and_plays_in_chromium(tmp_path):
             played = harness.play_fps(page, seconds=1.5)
             assert played["frames"] >= 3, f"Play showed too few pictures: {played}"
             assert harness.wait_until_still(page), "the picture kept changing after Pause"
+
+            # Time travel: drag the slider back, step forward with the keyboard, fork, go on live.
+            for _ in range(4):
+                harness.click(page, "ftt-step")
+            present = harness.wait_for_step(page, lambda step: step >= 8)
+            before = harness.picture_src(page)
+            harness.drag_slider(page, 0.3)
+            back = harness.wait_for_step(page, lambda step: step < present * 0.6)
+            assert harness.picture_src(page) != before, "scrubbing back did not change the picture"
+            assert "recorded steps ahead" in harness.future_text(page)
+            harness.press_over_picture(page, "ArrowRight")
+            harness.wait_for_step(page, back + 1)
+            harness.click(page, "ftt-fork")
+            harness.wait_for_step(page, back + 1)
+            page.wait_for_function("(sel) => document.querySelector(sel).innerText.includes('the present')",
+                                   arg=f"{harness.PANEL} {harness.VIEW} {harness.FUTURE}", timeout=10_000)
+            assert "forked at step" in harness.message(page)
+            # Manual mode: deliver the first message in flight, then Step goes on from there.
+            harness.click(page, "ftt-manual")
+            pending = page.locator(f"{harness.PANEL} {harness.VIEW} .ftt-pending select").first
+            pending.wait_for(state="visible", timeout=10_000)
+            options = [o.strip() for o in pending.locator("option").all_inner_texts()]
+            first = next((k for k, o in enumerate(options) if o.startswith("m")), None)
+            assert first is not None, f"the manual panel lists no message in flight: {options}"
+            name = options[first].split()[0]
+            pending.select_option(index=first)
+            harness.click(page, "ftt-deliver")
+            harness.wait_for_step(page, back + 2)
+            page.wait_for_function(
+                "([sel, name]) => ![...document.querySelectorAll(sel + ' option')]"
+                ".some(o => o.innerText.trim().split(/\\s+/)[0] === name)",
+                arg=[f"{harness.PANEL} {harness.VIEW} .ftt-pending select", name], timeout=10_000)
 
             assert harness.notebook_errors(page) == []
             assert page_errors == [], "uncaught errors in the page"
