@@ -486,6 +486,25 @@ def wait_for_step(page, wanted, timeout=20):
         page.wait_for_timeout(50)
 
 
+def slider_value(page):
+    """The number the step slider's readout shows."""
+    return int(page.locator(f"{PANEL} {VIEW} {SLIDER} .widget-readout").first.inner_text().strip())
+
+
+def settled_step(page, quiet=0.6, timeout=20):
+    """Wait until the status line's step equals the slider's and has not changed for ``quiet`` s."""
+    deadline = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        step = shown_step(page)
+        if step != last:
+            last, since = step, time.monotonic()
+        elif time.monotonic() - since >= quiet and step == slider_value(page):
+            return step
+        page.wait_for_timeout(50)
+    raise TimeoutError(f"the view kept moving: step {shown_step(page)}, slider {slider_value(page)}")
+
+
 def drag_slider(page, fraction):
     """Drag the view's step slider with the mouse to ``fraction`` (0..1) of its track, as a student would."""
     slider = page.locator(f"{PANEL} {VIEW} {SLIDER}").first
