@@ -18,7 +18,7 @@ ALLOWED = {
     "check": ({"core", "algorithms", "sim", "check"}, set()),
     # Pictures and widgets: above the checkers, below the front doors.
     "viz": ({"core", "algorithms", "sim", "check", "viz"},
-            {"matplotlib", "numpy", "ipywidgets", "IPython", "networkx"}),
+            {"matplotlib", "numpy", "ipywidgets", "IPython", "networkx", "PIL", "ipyevents"}),
     # The front doors and the scenario scripts form the top layer together.
     "doors": ({"core", "algorithms", "sim", "check", "viz", "doors", "scenario"}, {"networkx"}),
     # Graded exercises run students' code inside front doors and print scenario scripts: top layer too.

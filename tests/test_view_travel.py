@@ -233,6 +233,13 @@ def test_presets_and_loading_errors_are_messages_in_the_view():
     assert "choose a preset" in view.message
     view._guard(view.load_preset, "figure9")
     assert "unknown preset 'figure9'" in view.message and "figure8_d" in view.message
+    bare = Raft(nodes=3).sim
+    from fttoolkit.viz.view import ClusterView
+    plain = ClusterView(bare)
+    plain._guard(plain.load_preset, "figure8_d")
+    assert "no presets" in plain.message
+    plain._guard(plain.save_script)
+    assert "only a front door's run" in plain.message
     with pytest.raises(Exception, match="script for 'raft'"):
         Broadcast(nodes=3).load(Raft.presets()["figure8_d"])
 

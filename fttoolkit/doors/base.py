@@ -360,6 +360,15 @@ class FrontDoor:
         self.__dict__.update(fresh.__dict__)
         return self
 
+    def load_preset(self, name, bugs=()):
+        """Load the preset scenario ``name`` (see :meth:`presets`) with ``bugs`` switched on; returns ``self``."""
+        presets = self.presets()
+        if name not in presets:
+            raise BadParameter(f"unknown preset {name!r}; {type(self).__name__} has: {', '.join(presets) or 'none'}")
+        from ..scenario import with_bugs
+        bugs = [bugs] if isinstance(bugs, str) else list(bugs)
+        return self.load(with_bugs(presets[name], bugs) if bugs else presets[name])
+
     def to_script(self, description=()):
         """This run so far, manual choices included, as a scenario script (text)."""
         from ..scenario import to_script

@@ -635,12 +635,9 @@ class ClusterView:
         self.pause()
         if name is None:
             raise BadParameter("choose a preset in the menu first")
-        presets = self._presets()
-        if name not in presets:
-            raise BadParameter(f"unknown preset {name!r}; this algorithm has: {', '.join(presets) or 'none'}")
-        from ..scenario import with_bugs
-        text = presets[name] if not bug else with_bugs(presets[name], [bug])
-        self.cluster.load(text)
+        if not self._presets():
+            raise BadParameter("this view's cluster has no presets (presets belong to front doors such as Raft)")
+        self.cluster.load_preset(name, [bug] if bug else [])
         self._rebind()
         self.sim.rewind(0)
         self._set_speed(self._readable_speed())
@@ -682,9 +679,10 @@ class ClusterView:
 
     def script(self, description=()):
         """This run as a scenario script (text): the whole recorded timeline, narration included."""
-        from ..scenario import to_script
-        door = self.cluster if self.cluster is not self.sim else _Door(self.sim)
-        return to_script(door, description).render()
+        if self.cluster is self.sim:
+            raise BadParameter("only a front door's run can be saved as a script (Raft(...).show(), "
+                               "Broadcast(...).show()...): a bare Simulation has no algorithm name")
+        return self.cluster.to_script(description)
 
     def save_script(self, path=None):
         """Write :meth:`script` to ``path`` (default: ``<algorithm>_seed<seed>.txt`` here); return the path."""
@@ -973,13 +971,6 @@ class ClusterView:
     def png(self):
         """The current picture as PNG bytes (to save, or to look at in a test)."""
         return self.picture.render_png()
-
-
-class _Door:
-    """The little a script writer needs from a front door, for a bare Simulation."""
-
-    def __init__(self, sim):
-        self.sim = sim
 
 
 def table_html(table):
