@@ -272,8 +272,9 @@ def _rgb_of(keys):
 
 
 def _png(image):
+    # zlib level 6 rather than optimize=True: five times faster to write, files ~7% larger
     buffer = io.BytesIO()
-    image.save(buffer, "PNG", optimize=True)
+    image.save(buffer, "PNG", compress_level=6)
     return buffer.getvalue()
 
 

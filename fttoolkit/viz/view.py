@@ -713,6 +713,7 @@ class ClusterView:
         return written
 
     def _export_button(self, kind):
+        self._say(f"exporting the run as {kind}... (a few seconds for a long run)")
         written = self.export(kind)
         if written is not None:
             self._say(f"wrote {written}")
