@@ -323,10 +323,6 @@ def test_same_run_same_bytes(tmp_path):
     assert gif_a == gif_b
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "render.py creates the space-time diagram's message lines in set order (DiagramPainter.update: "
-    "set(self.line_sets) | set(groups)), which follows the string hash seed, so lines of different "
-    "kinds cross in a different order in another process; drop this mark once that order is fixed"))
 def test_same_run_same_bytes_in_another_process(tmp_path):
     code = ("import hashlib, pathlib, sys; sys.path.insert(0, sys.argv[1]); import test_export as t; "
             "from fttoolkit.viz.export import export_html; "

@@ -307,7 +307,11 @@ class DiagramPainter:
     @property
     def artists(self):
         """Everything that changes from frame to frame, in drawing order."""
-        return [self.bands, self.grid, self.down, *self.line_sets.values(), *self.head_sets.values(), self.lost,
+        # in a fixed order (not the order the sets first appeared in), so that a frame does not depend on
+        # the picture's history or on the hash seed: where lines cross, the same one is on top
+        lines = [self.line_sets[key] for key in sorted(self.line_sets, key=_line_order)]
+        heads = [self.head_sets[key] for key in sorted(self.head_sets)]
+        return [self.bands, self.grid, self.down, *lines, *heads, self.lost,
                 self.crashes, self.restarts, self.marks, self.now]
 
     def update(self, data):
@@ -346,7 +350,7 @@ class DiagramPainter:
                 lost.append((t1, y1))
             elif status != "in flight":
                 heads.setdefault(colour, []).append((t0, y0, t1, y1))
-        for key in set(self.line_sets) | set(groups):
+        for key in sorted(set(self.line_sets) | set(groups), key=_line_order):
             line = self.line_sets.get(key)
             if line is None:
                 colour, status = key
@@ -363,7 +367,7 @@ class DiagramPainter:
             else:
                 line.set_data([], [])
         to_px = ax.transData.transform
-        for colour in set(self.head_sets) | set(heads):
+        for colour in sorted(set(self.head_sets) | set(heads)):
             patch = self.head_sets.get(colour)
             if patch is None:
                 patch = PathPatch(Path(np.zeros((1, 2))), facecolor=colour, edgecolor="none", zorder=3,
@@ -390,6 +394,12 @@ class DiagramPainter:
                                 va="top", dx=4, dy=-2, box=theme.label_box)
                 last_px = px
         self.now.set_segments([[(data.now, top), (data.now, bottom)]] if start <= data.now <= end else [])
+
+
+def _line_order(key):
+    """Drawing order of the diagram's message lines: (colour, status) by status, then colour."""
+    colour, status = key
+    return (list(_DIAGRAM_LINES).index(status), colour)
 
 
 def _nice_step(raw):
@@ -680,7 +690,7 @@ class ClusterPicture:
                 size, dx, dy, ha = badges[node_id]
                 self.labels.add(look.x, look.y, look.badge, size=size, colour=theme.ink, box=theme.badge,
                                 ha=ha, va="bottom", dx=dx, dy=corner + dy)
-        for marker in set(self.node_sets) | set(by_marker):
+        for marker in sorted(set(self.node_sets) | set(by_marker)):
             artist = self._scatter_for(self.node_sets, marker, marker=marker, s=self.s_node, edgecolors=theme.ink,
                                        linewidths=theme.line(1.8), zorder=3)
             points, fills = by_marker.get(marker, ([], []))
@@ -702,7 +712,7 @@ class ClusterPicture:
                     helds.append(k)
             per_type = {name: xy[ks] for name, ks in per_type.items()}
             copies, helds = xy[copies], xy[helds]
-        for name in set(self.msg_sets) | set(per_type):
+        for name in sorted(set(self.msg_sets) | set(per_type)):
             colour, marker = self.styles[name]
             artist = self._scatter_for(self.msg_sets, name, marker=marker, s=self.s_msg * (1.6 if marker == "*" else 1),
                                        c=[colour], edgecolors=theme.ink, linewidths=theme.line(0.6), zorder=5)
@@ -739,8 +749,10 @@ class ClusterPicture:
         canvas = self.canvas
         canvas.restore_region(self.background)
         fig = self.fig
-        for artist in (self.hulls, self.links, self.broken, *self.node_sets.values(), self.crashed,
-                       self.crash_marks, *self.msg_sets.values(), self.copies, self.helds, self.drops):
+        nodes = [self.node_sets[key] for key in sorted(self.node_sets)]
+        messages = [self.msg_sets[key] for key in sorted(self.msg_sets)]
+        for artist in (self.hulls, self.links, self.broken, *nodes, self.crashed,
+                       self.crash_marks, *messages, self.copies, self.helds, self.drops):
             fig.draw_artist(artist)
         if self.diagram is not None:
             start, end = self.window(now)
