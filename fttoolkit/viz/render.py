@@ -726,7 +726,8 @@ class ClusterPicture:
             drops.append(xy)
             crowded = any(math.hypot(xy[0] - x, xy[1] - y) * self.px_per_unit < 70 * theme.font_scale
                           for x, y in labelled)
-            if len(scene.drops) <= 6 and not crowded:    # one word per spot: the legend says the rest
+            # one word per spot (the legend says the rest); none at a crashed node, which says "crashed"
+            if len(scene.drops) <= 6 and not crowded and d.reason != "crashed":
                 labelled.append(xy)
                 word = _LOSS_WORDS.get(d.reason, d.reason)
                 size, ha, va, dx, dy = placer.word(xy, word, 8, theme.wrong_text, theme.marker(8))

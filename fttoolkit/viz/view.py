@@ -259,10 +259,10 @@ class ClusterView:
         presets = self._presets()
         self.preset_menu = box("ftt-preset", widgets.Dropdown(
             options=[("(choose a preset)", None)] + [(name, name) for name in presets], description="preset",
-            layout=widgets.Layout(width="230px"), style=small, disabled=not presets))
+            layout=widgets.Layout(width="200px"), style=small, disabled=not presets))
         bugs = sorted(getattr(self.sim.node_class, "bugs", {}) or {})
         self.bug_menu = box("ftt-bug", widgets.Dropdown(options=[("no bug", "")] + [(b, b) for b in bugs],
-                                                        layout=widgets.Layout(width="150px"),
+                                                        layout=widgets.Layout(width="130px"),
                                                         disabled=not (presets and bugs)))
         load = button("Load", "load the preset (with the chosen bug) and rewind to its start",
                       lambda: self.load_preset(self.preset_menu.value, self.bug_menu.value or None),
@@ -282,7 +282,7 @@ class ClusterView:
             tooltip="play the adversary: choose what happens next", layout=widgets.Layout(width="auto")))
         self.manual_button.observe(lambda ch: self._guard(self._show_manual, ch["new"]), "value")
         self.story_pause = box("ftt-story-pause", widgets.Checkbox(
-            value=True, description="pause at each story line", indent=False, layout=widgets.Layout(width="auto")))
+            value=True, description="stop at story lines", indent=False, layout=widgets.Layout(width="auto")))
         # -- the manual panel
         self.pending_list = box("ftt-pending", widgets.Select(options=[], rows=8, layout=widgets.Layout(
             width=f"{css_w - 20}px")))
@@ -321,8 +321,10 @@ class ClusterView:
             check.observe(lambda ch: self._guard(self._show_log), "value")
             self.filters[name] = check
         self.table = box("ftt-table", widgets.HTML(layout=widgets.Layout(width=f"{css_w}px")))
-        self.log = box("ftt-log", widgets.HTML(layout=widgets.Layout(width=f"{css_w * 56 // 100}px")))
-        self.details = box("ftt-details", widgets.HTML(layout=widgets.Layout(width=f"{css_w * 42 // 100}px")))
+        self.log = box("ftt-log", widgets.HTML(layout=widgets.Layout(width=f"{css_w * 56 // 100}px",
+                                                                     overflow="hidden")))
+        self.details = box("ftt-details", widgets.HTML(layout=widgets.Layout(width=f"{css_w * 42 // 100}px",
+                                                                             overflow="hidden")))
 
         row = widgets.HBox
         gap = widgets.Layout(width="14px")
@@ -638,6 +640,8 @@ class ClusterView:
         if not self._presets():
             raise BadParameter("this view's cluster has no presets (presets belong to front doors such as Raft)")
         self.cluster.load_preset(name, [bug] if bug else [])
+        self.preset_menu.value = name
+        self.bug_menu.value = bug or ""
         self._rebind()
         self.sim.rewind(0)
         self._set_speed(self._readable_speed())
@@ -917,7 +921,7 @@ class ClusterView:
                         f'{html.escape(event.describe())}</span>')
         body = "<br>".join(rows) or "<i>no events of the chosen kinds yet</i>"
         self.log.value = (f'<div class="ftt-log-lines" style="font-family:monospace;line-height:1.35;'
-                          f'height:{limit * 17}px;overflow:auto;white-space:nowrap">{body}</div>')
+                          f'height:{limit * 17}px;width:100%;overflow:auto;white-space:nowrap">{body}</div>')
 
     def _show_details(self):
         node_id = self.node_menu.value
