@@ -52,6 +52,12 @@ def test_cluster_view_steps_and_plays_in_chromium(tmp_path):
             assert "recorded steps ahead" in harness.future_text(page)
             harness.press_over_picture(page, "ArrowRight")
             harness.wait_for_step(page, back + 1)
+            cells = page.locator(f"{harness.PANEL} .jp-Cell").count()
+            harness.press_over_picture(page, "b")        # back; and not JupyterLab's "insert a cell below"
+            harness.wait_for_step(page, back)
+            harness.press_over_picture(page, "ArrowRight")
+            harness.wait_for_step(page, back + 1)
+            assert page.locator(f"{harness.PANEL} .jp-Cell").count() == cells, "a key reached JupyterLab"
             harness.click(page, "ftt-fork")
             harness.wait_for_step(page, back + 1)
             page.wait_for_function("(sel) => document.querySelector(sel).innerText.includes('the present')",

@@ -309,3 +309,21 @@ def test_lecture_mode_switches_the_picture_and_the_pace():
     view.set_lecture(False)
     assert not view.lecture_button.value and "ftt-lecture-mode" not in view.widget._dom_classes
     assert view.image.value == small
+
+
+def test_export_buttons_write_files_named_after_the_run_and_leave_the_view_where_it_was(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    view = busy().show()
+    for _ in range(30):
+        view.step()
+    view.go_to(12)
+    before = (view.sim.steps, view.image.value, view.sim.has_future)
+    for kind in ("HTML", "GIF", "PNG"):
+        button = next(b for b in view.controls.children[3].children if getattr(b, "description", "") == kind)
+        button.click()
+        path = tmp_path / f"broadcast_seed3.{kind.lower()}"
+        assert view.message == f"wrote {path.name}" and path.stat().st_size > 1000
+        assert (view.sim.steps, view.image.value, view.sim.has_future) == before
+    assert (tmp_path / "broadcast_seed3.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    view._guard(view.export, "svg")
+    assert "unknown export 'svg'" in view.message
