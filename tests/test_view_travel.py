@@ -327,3 +327,18 @@ def test_export_buttons_write_files_named_after_the_run_and_leave_the_view_where
     assert (tmp_path / "broadcast_seed3.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     view._guard(view.export, "svg")
     assert "unknown export 'svg'" in view.message
+
+
+def test_loading_a_preset_brings_the_network_boxes_up_to_date_without_new_inputs():
+    view = Broadcast(nodes=3, loss=0.3).show()
+    assert view.loss_box.value == 0.3
+    cluster = Raft(nodes=3)
+    view = cluster.show()
+    view.loss_box.value = 0.25
+    view.load_preset("figure8_d")
+    assert view.loss_box.value == 0.0 and view.delay_box.value == "10"
+    assert view.sim.has_future and view.sim.steps == 0     # no input was made: the recording is intact
+    view.delay_box.value = " 10 "                           # the same delay typed again: still no input
+    assert view.sim.has_future
+    view.delay_box.value = "5-20"                           # a real change forks the run here
+    assert not view.sim.has_future and view.sim.network.defaults.delay == (5, 20)

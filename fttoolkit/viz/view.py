@@ -112,6 +112,10 @@ def parse_delay(text):
 KEYS = {"ArrowRight": "step", "n": "step", "ArrowLeft": "back", "b": "back", " ": "toggle", "p": "toggle",
         "Home": "first", "End": "last"}
 
+#: Manual-panel button -> the kind of pending item it applies to.
+_MANUAL_KIND = {"deliver": "message", "drop": "message", "duplicate": "message", "fire": "timer",
+                "execute": "intention", "crash_here": "intention"}
+
 _MARKS = {   # table cell marks -> inline CSS
     "good": "background:#CDEBDD;font-weight:600",
     "odd": "background:#FBDDB8;font-weight:600",
@@ -168,8 +172,10 @@ class ClusterView:
         self._frames_played = 0
         self._syncing = False      # True while refresh() moves the slider itself
         self._scrub_to = None      # a slider position waiting to be drawn
+        self._scrub_pending = False
         self._last_scrub = 0.0
         self._story = None
+        self._pending_kinds = {}   # name -> kind of the items the manual panel lists
         self.message = ""
         self._build()
         self._hook_cells()
@@ -475,7 +481,7 @@ class ClusterView:
         loop = _running_loop()
         if loop is None or now - self._last_scrub > 0.06:
             self._scrub()
-        elif not getattr(self, "_scrub_pending", False):
+        elif not self._scrub_pending:
             self._scrub_pending = True
             loop.call_later(0.06, self._scrub)
 
@@ -542,7 +548,7 @@ class ClusterView:
     def set_loss(self, loss):
         """Set the loss probability of every link."""
         if loss == self.sim.network.defaults.loss:
-            return
+            return                          # unchanged (the box was only brought up to date)
         self._act(lambda: self.sim.set_network(loss=loss))
 
     def set_delay(self, delay):
@@ -552,6 +558,8 @@ class ClusterView:
             if parsed is None:
                 return
             delay = parsed
+        if delay == self.sim.network.defaults.delay or (delay,) * 2 == self.sim.network.defaults.delay:
+            return                          # unchanged (the box was only brought up to date)
         self._act(lambda: self.sim.set_network(delay=delay))
 
     # ---- manual mode ------------------------------------------------------------------
@@ -588,11 +596,9 @@ class ClusterView:
         if item is None:
             self.refresh(keep_message=True)
             return
-        wanted = {"deliver": "message", "drop": "message", "duplicate": "message", "fire": "timer",
-                  "execute": "intention", "crash_here": "intention"}[what]
+        wanted = _MANUAL_KIND[what]
         if item.kind != wanted:
-            self._say(f"{what.replace('_', ' ')} applies to {'an' if wanted[0] in 'ai' else 'a'} {wanted}; "
-                      f"{name} is {'an' if item.kind[0] in 'ai' else 'a'} {item.kind}", error=True)
+            self._say(f"{what.replace('_', ' ')} applies to {_a(wanted)}; {name} is {_a(item.kind)}", error=True)
             return
         if what == "execute":
             self.execute(item.node)
@@ -607,24 +613,18 @@ class ClusterView:
             self._show_pending()
 
     def _on_pick(self):
-        item = self.pending_list.value
-        kind = item.split(":")[0] if item else None
-        kind = {"i": "intention"}.get(kind) or ("message" if item and item.startswith("m") else
-                                                "timer" if item and item.startswith("t") else None)
+        kind = self._pending_kinds.get(self.pending_list.value)
         for name, b in self.manual_buttons.items():
-            b.disabled = kind is not None and {"deliver": "message", "drop": "message", "duplicate": "message",
-                                               "fire": "timer", "execute": "intention",
-                                               "crash_here": "intention"}[name] != kind
+            b.disabled = kind is not None and _MANUAL_KIND[name] != kind
 
     def _show_pending(self, limit=300):
-        options = []
-        for item in self.sim.pending()[:limit]:
-            options.append((_pending_label(item, self.sim), item.name))
+        items = self.sim.pending()[:limit]
+        self._pending_kinds = {item.name: item.kind for item in items}
+        options = [(_pending_label(item, self.sim), item.name) for item in items]
         old = self.pending_list.value
-        if [o[1] for o in options] != [o[1] for o in self.pending_list.options] or \
-                [o[0] for o in options] != [o[0] for o in self.pending_list.options]:
+        if options != list(self.pending_list.options):
             self.pending_list.options = options
-        names = [o[1] for o in options]
+        names = [name for _, name in options]
         self.pending_list.value = old if old in names else (names[0] if names else None)
         self._on_pick()
 
@@ -656,6 +656,10 @@ class ClusterView:
         self.adapter = self._adapter_given or adapter_for(self.sim.node_class)
         self.picture = self._make_picture()
         self.seed_box.value = self.sim.seed
+        defaults = self.sim.network.defaults
+        self.loss_box.value = defaults.loss
+        low, high = defaults.delay
+        self.delay_box.value = f"{low}-{high}" if low != high else f"{low}"
         self._story = None
 
     def set_lecture(self, on=True):
@@ -991,6 +995,10 @@ def table_html(table):
     legend = f'<div class="ftt-table-legend">{html.escape(table.legend)}</div>' if table.legend else ""
     return (f'<div class="ftt-table-box"><b>{html.escape(table.title)}</b>'
             f'<table class="ftt-table-grid"><tr>{head}</tr>{body}</table>{legend}</div>')
+
+
+def _a(kind):
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
 
 
 def _pending_label(item, sim):
