@@ -3,7 +3,8 @@
 This layer sits above the simulator and the checkers; the protocols never
 import it.  ``cluster.show()`` on any front door opens the interactive view
 (:class:`ClusterView`); :func:`spacetime` draws a Lamport space-time diagram
-of any window of a trace.
+of any window of a trace; :mod:`fttoolkit.viz.export` writes a run as a
+self-contained HTML replay, an animated GIF or a PNG.
 """
 
 from .adapters import BroadcastView, ViewAdapter, adapter_for, register_adapter
