@@ -1001,6 +1001,12 @@ class Simulation:
         out.sort(key=_by_mid)
         return out
 
+    def timers(self, node_id):
+        """The timers ``node_id`` has armed now (:class:`ArmedTimer`: ``timer``, ``set_at``, ``due``), by due tick."""
+        self._ensure_started()
+        self.network.check_node(node_id)
+        return sorted((t for t in self._timers.get(node_id, {}).values() if not t.dead), key=lambda t: t.due)
+
     def is_held(self, item):
         """Return whether a message is held on a clogged link."""
         return any(item is m for pair in self._held.values() for m in pair)

@@ -148,6 +148,14 @@ class ViewAdapter:
         """The node's full state for the detail panel: name -> value."""
         return node.state()
 
+    def progress(self, node, timers, now):
+        """How far a timer that matters is from going off, as a fraction from 0 to 1, or ``None``.
+
+        ``timers`` are the node's armed timers (``timer``, ``set_at``, ``due``); the
+        view draws the fraction as a ring filling up around the node.
+        """
+        return None
+
     def table(self, sim):
         """The algorithm's own table of the whole cluster now (a :class:`Table`), or ``None``.
 
@@ -209,6 +217,15 @@ class RaftView(ViewAdapter):
             return f"votes {len(node.votes)}/{node.majority}"
         if node.role == "leader":
             return f"commit {node.commit_index}"
+        return None
+
+    def progress(self, node, timers, now):
+        """The election timer of a follower or candidate: the ring closes when it goes off (§5.2)."""
+        if node.role == "leader":
+            return None
+        for armed in timers:
+            if type(armed.timer).__name__ == "ElectionTimeout" and armed.due > armed.set_at:
+                return min(max((now - armed.set_at) / (armed.due - armed.set_at), 0.0), 1.0)
         return None
 
     def table(self, sim, limit=18):

@@ -527,6 +527,10 @@ class ClusterPicture:
         self.broken = ax.scatter([], [], s=s_node * 1.9, facecolors="none", edgecolors=theme.wrong,
                                  linewidths=theme.line(4), zorder=2.5, **kw)
         self.ring_px = self.node_px * math.sqrt(1.9) + theme.line(4) * 100 / 72    # its outer diameter
+        # a timer's progress (Raft's election timer): an arc closing clockwise around the node
+        self.timer_arcs = LineCollection([], colors=theme.secondary, linewidths=theme.line(2.4), capstyle="round",
+                                         zorder=2.7, **kw)
+        ax.add_collection(self.timer_arcs)
         m_px = theme.marker(11 if n <= 12 else 9)
         self.s_msg = (m_px * 72 / 100) ** 2
         self.msg_sets = {}         # type name -> scatter
@@ -699,6 +703,8 @@ class ClusterPicture:
         self.crashed.set_offsets(crashed or np.zeros((0, 2)))
         self.crash_marks.set_offsets(crashed or np.zeros((0, 2)))
         self.broken.set_offsets(broken or np.zeros((0, 2)))
+        self.timer_arcs.set_segments([self._arc(look.x, look.y, look.progress) for look in scene.nodes.values()
+                                      if look.up and look.progress])
         # messages in flight, lost ones
         per_type, copies, helds = {}, [], []
         if scene.messages:
@@ -752,7 +758,7 @@ class ClusterPicture:
         fig = self.fig
         nodes = [self.node_sets[key] for key in sorted(self.node_sets)]
         messages = [self.msg_sets[key] for key in sorted(self.msg_sets)]
-        for artist in (self.hulls, self.links, self.broken, *nodes, self.crashed,
+        for artist in (self.hulls, self.links, self.broken, self.timer_arcs, *nodes, self.crashed,
                        self.crash_marks, *messages, self.copies, self.helds, self.drops):
             fig.draw_artist(artist)
         if self.diagram is not None:
@@ -770,6 +776,13 @@ class ClusterPicture:
         if self.diagram_labels is not None:
             self.diagram_labels.stamp(frame)
         return frame
+
+    def _arc(self, x, y, fraction):
+        """Points of an arc around a node from 12 o'clock, clockwise, ``fraction`` of a full turn."""
+        radius = (self.node_px * 0.58 + 3) / self.px_per_unit
+        count = max(2, int(64 * fraction) + 1)
+        angles = math.pi / 2 - 2 * math.pi * fraction * np.linspace(0.0, 1.0, count)
+        return np.column_stack([x + radius * np.cos(angles), y + radius * np.sin(angles)])
 
     def _along(self, a, b, f):
         """Point ``f`` of the way from node a to node b, between their rims, on its own side of the link."""

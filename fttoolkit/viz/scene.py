@@ -29,9 +29,9 @@ __all__ = ["NodeLook", "LinkLook", "MessageLook", "DropLook", "Scene", "scene_of
 
 
 class NodeLook:
-    """One node: position, running or crashed, fill and marker, caption, badge, broken invariants."""
+    """One node: position, running or crashed, fill and marker, caption, badge, timer progress, broken invariants."""
 
-    __slots__ = ("id", "x", "y", "up", "fill", "marker", "role", "caption", "badge", "broken")
+    __slots__ = ("id", "x", "y", "up", "fill", "marker", "role", "caption", "badge", "progress", "broken")
 
     def __init__(self, **fields):
         for name in self.__slots__:
@@ -251,7 +251,8 @@ def scene_of(sim, adapter=None, fade_ticks=None, index=None, positions=None, at=
         if sim.up[node_id]:
             fill, marker = adapter.style(node)
             look = NodeLook(id=node_id, x=x, y=y, up=True, fill=fill, marker=marker, role=adapter.role(node),
-                            caption=adapter.caption(node), badge=adapter.badge(node))
+                            caption=adapter.caption(node), badge=adapter.badge(node),
+                            progress=adapter.progress(node, sim.timers(node_id), now))
         else:
             look = NodeLook(id=node_id, x=x, y=y, up=False, caption="crashed")
         look.broken = sorted(set(broken.get(node_id, ())))
