@@ -16,6 +16,7 @@ BENCH = pathlib.Path(__file__).resolve().parent.parent / "bench"
     ("time_travel.py", ["--events", "3000", "--rewinds", "5"]),
     ("fuzz_throughput.py", ["--seeds", "5"]),
     ("view_render.py", ["--frames", "20"]),
+    ("notebook_times.py", ["--only", "00_welcome"]),
     ("raft_fuzz.py", ["--seeds", "20"]),
     ("browser_view.py", ["--quick", "--nodes", "5", "--clicks", "2", "--seconds", "1"]),
 ])
