@@ -425,3 +425,10 @@ def test_each_invariant_catches_a_broken_variant(variant, invariant):
         if any(v.invariant == invariant for v in result.violations):
             return
     pytest.fail(f"{invariant} never caught {variant.__name__}")
+
+
+def test_agree_gives_up_on_a_halted_run_instead_of_waiting_forever():
+    from fttoolkit.scenario import replay, with_bugs
+    door = replay(with_bugs(Raft.presets()["figure8_d"], ["figure8"]), halt=True).door
+    assert door.sim.halted is not None
+    assert door.agree(("put", "y", 1), within_ticks=500) is None

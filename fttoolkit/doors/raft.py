@@ -79,7 +79,7 @@ class Raft(FrontDoor):
         """
         expected = len(self.ids) if expected is None else expected
         deadline = self.now + within_ticks
-        while self.now < deadline:
+        while self.now < deadline and self.sim.halted is None:     # a halted run no longer moves on
             for node_id in [self.leader()] + list(self.ids):
                 if node_id is None or not self.sim.up[node_id]:
                     continue
