@@ -16,7 +16,7 @@ from fttoolkit.algorithms.raft import (AppendEntries, AppendEntriesReply, Client
 from fttoolkit.scenario import build, parse, replay, run_command
 
 STORIES = ["first_election", "leader_crash", "split_vote", "old_leader_partitioned", "log_repair",
-           "restart_persisted", "disruptive_rejoin", "prevote"]
+           "restart_persisted", "disruptive_rejoin", "prevote", "duplicate_submission"]
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -346,3 +346,20 @@ def test_prevote():
     assert door.leader() == leader == s["leader_at_heal"]
     assert set(door.terms().values()) == {s["term"]}
     assert state(door, x)["role"] == "follower" and all_logs_equal(door)
+
+
+# ---------------------------------------------------------------------------- duplicate_submission
+def test_duplicate_submission():
+    door = cluster("duplicate_submission")
+    leader = door.leader()
+    assert leader is not None and door.sim.nodes[leader].current_term == 2
+    # the first copy was committed by the new leader, then the client's retry appended a second one
+    copies = [k for k, e in enumerate(door.sim.nodes[leader].log, start=1) if e.command == ("append", "log", "A")]
+    assert len(copies) == 2 and door.sim.nodes[leader].log[copies[0] - 1].term == 1
+    assert door.sim.nodes[leader].log[copies[1] - 1].term == 2
+    applied = notes(door, "apply")
+    first_copy = [e for e in applied if e["fields"]["index"] == copies[0]]
+    retry = first([e for e in door.trace if e.kind == "request" and e.node == leader], "the retry")
+    assert first_copy and first_copy[0].seq < retry.seq      # it was applied before the client tried again
+    running = [i for i in door.ids if door.sim.up[i]]
+    assert {door.sim.nodes[i].kv["log"] for i in running} == {"AA"}
