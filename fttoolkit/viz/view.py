@@ -939,8 +939,10 @@ class ClusterView:
             role = self.adapter.role(node)
             if role is not None:
                 rows.append(("role", role))
+        shown = {key for key, _ in rows}
         for key, value in self.adapter.details(node).items():
-            rows.append((key, _short(value)))
+            if key not in shown:
+                rows.append((key, _short(value)))
         disk = sim.disks.get(node_id, [])
         rows.append(("stable storage", f"{len(disk)} records" + (f", last: {_short(disk[-1])}" if disk else "")))
         timers = [t for t in sim.pending() if t.kind == "timer" and t.node == node_id]
