@@ -2,6 +2,7 @@
 
 from .base import REGISTRY, FrontDoor, door_for, register
 from .broadcast import Broadcast
+from .multipaxos import MultiPaxos
 from .raft import Raft
 
-__all__ = ["FrontDoor", "REGISTRY", "register", "door_for", "Broadcast", "Raft"]
+__all__ = ["FrontDoor", "REGISTRY", "register", "door_for", "Broadcast", "Raft", "MultiPaxos"]
