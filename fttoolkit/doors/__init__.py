@@ -3,6 +3,7 @@
 from .base import REGISTRY, FrontDoor, door_for, register
 from .broadcast import Broadcast
 from .multipaxos import MultiPaxos
+from .paxos import Paxos
 from .raft import Raft
 
-__all__ = ["FrontDoor", "REGISTRY", "register", "door_for", "Broadcast", "Raft", "MultiPaxos"]
+__all__ = ["FrontDoor", "REGISTRY", "register", "door_for", "Broadcast", "Paxos", "Raft", "MultiPaxos"]
