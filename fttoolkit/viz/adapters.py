@@ -21,11 +21,14 @@ Examples
 import inspect
 
 from ..algorithms.broadcast import BroadcastNode
+from ..algorithms.multipaxos import MultiPaxosNode
+from ..algorithms.paxos import PaxosNode
 from ..algorithms.raft import RaftNode
 from ..core.messages import Message
 from .style import ROLE_COLOURS
 
-__all__ = ["ViewAdapter", "BroadcastView", "RaftView", "Table", "Cell", "adapter_for", "register_adapter"]
+__all__ = ["ViewAdapter", "BroadcastView", "RaftView", "PaxosView", "MultiPaxosView", "Table", "Cell", "adapter_for",
+           "register_adapter"]
 
 _ADAPTERS = {}
 
@@ -259,6 +262,117 @@ class RaftView(ViewAdapter):
         return Table("Logs by index (cell = entry's term)", columns, rows,
                      "green: committed (as this node knows) · orange: differs from another node's entry "
                      "· grey: crashed")
+
+
+def _ballot(ballot):
+    """A ballot ``(round, node)`` as ``b2.n3``."""
+    return f"b{ballot[0]}.{ballot[1]}"
+
+
+def _short_value(value, limit=10):
+    text = value if isinstance(value, str) else repr(value)
+    if isinstance(value, tuple) and value and value[0] == "noop":
+        text = "noop"
+    elif isinstance(value, tuple):
+        text = " ".join(str(v) for v in value)
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
+
+
+@register_adapter(PaxosNode)
+class PaxosView(ViewAdapter):
+    """Single-decree Paxos: each acceptor's promise and accepted proposal, each proposer's phase and
+    counts, and the value once it is learned (Lamport, "Paxos Made Simple", 2001)."""
+
+    message_types = ("Propose", "Prepare", "Promise", "Accept", "Accepted", "Nack")
+    role_styles = {"acceptor": ("#DCEBF7", "o"), "proposer": ("#FBE3C0", "D")}
+
+    def style(self, node):
+        fill, marker = super().style(node)
+        return ("#BFE6D4", marker) if node.learned is not None else (fill, marker)
+
+    def caption(self, node):
+        if node.accepted is None:
+            return "promised nothing" if node.promised is None else f"promised {_ballot(node.promised)}"
+        ballot, value = node.accepted
+        text = f"accepted {_short_value(value)}@{_ballot(ballot)}"
+        if node.promised is not None and node.promised != ballot:
+            text = f"{_short_value(value)}@{_ballot(ballot)}, promised {_ballot(node.promised)}"
+        return text
+
+    def badge(self, node):
+        if node.phase == "prepare":
+            return f"{_short_value(node.proposal)}: promises {len(node.promises)}/{node.majority}"
+        if node.phase == "accept":
+            return f"{_short_value(node.proposal)}: accepts {len(node.accepts)}/{node.majority}"
+        if node.learned is not None:
+            return f"learned {_short_value(node.learned)}"
+        return None
+
+    def table(self, sim):
+        """Acceptors' promises and accepted proposals, proposers' phases, learners' values."""
+        rows = []
+        learned = {sim.nodes[i].learned for i in sim.ids if sim.nodes[i].learned is not None}
+        for node_id in sim.ids:
+            node, up = sim.nodes[node_id], sim.up[node_id]
+            faded = "" if up else "faded"
+            accepted = node.accepted
+            value_mark = faded or ("good" if accepted is not None and accepted[1] in learned else "")
+            rows.append([
+                Cell(node_id, faded, "" if up else "crashed: promise and accepted proposal are on its disk"),
+                Cell("-" if node.promised is None else _ballot(node.promised), faded),
+                Cell("-" if accepted is None else _ballot(accepted[0]), faded),
+                Cell("-" if accepted is None else _short_value(accepted[1], 16), value_mark),
+                Cell(node.phase if up else "\u2013", faded),
+                Cell("-" if node.ballot is None or not up else _ballot(node.ballot), faded),
+                Cell("-" if node.proposal is None or not up else _short_value(node.proposal, 16), faded),
+                Cell("-" if node.learned is None or not up else _short_value(node.learned, 16),
+                     faded or ("good" if node.learned is not None else "")),
+            ])
+        return Table("Acceptors, proposers and learners",
+                     ["node", "promised", "accepted ballot", "accepted value", "phase", "ballot", "proposing",
+                      "learned"], rows, "green: the value learned \u00b7 grey: crashed")
+
+
+@register_adapter(MultiPaxosNode)
+class MultiPaxosView(ViewAdapter):
+    """Multi-Paxos: the leader and its ballot, and a slot table (what each acceptor accepted per slot)."""
+
+    message_types = ("Request", "Reply", "Prepare", "Promise", "Accept", "Accepted", "Nack", "Decide", "Heartbeat",
+                     "CatchUp")
+    role_styles = {"follower": ("#DCEBF7", "o"), "candidate": ("#FBE3C0", "D"), "leader": ("#BFE6D4", "s")}
+
+    def caption(self, node):
+        promised = "-" if node.promised is None else _ballot(node.promised)
+        return f"{promised} \u00b7 applied {node.applied}"
+
+    def badge(self, node):
+        if node.role == "leader":
+            return f"chosen {len(node.chosen)}"
+        return None
+
+    def table(self, sim, limit=16):
+        """Slots (columns) by node: the value each accepted; green once that node knows it chosen,
+        orange where two nodes accepted different values in a slot."""
+        slots = sorted({s for i in sim.ids for s in sim.nodes[i].accepted} |
+                       {s for i in sim.ids for s in sim.nodes[i].chosen})[-limit:]
+        rows = []
+        for node_id in sim.ids:
+            node, up = sim.nodes[node_id], sim.up[node_id]
+            row = [Cell(node_id, "" if up else "faded", "" if up else "crashed"),
+                   Cell(node.applied if up else "\u2013", "" if up else "faded")]
+            for slot in slots:
+                got = node.accepted.get(slot)
+                if got is None:
+                    row.append(Cell(_short_value(node.chosen[slot]) if slot in node.chosen else "",
+                                    "good" if up and slot in node.chosen else "faded" if not up else ""))
+                    continue
+                ballot, value = got
+                differs = any(sim.nodes[o].accepted.get(slot, (None, value))[1] != value for o in sim.ids)
+                mark = "faded" if not up else "good" if slot in node.chosen else "odd" if differs else ""
+                row.append(Cell(_short_value(value), mark, f"slot {slot}: {value!r}, accepted in ballot {_ballot(ballot)}"))
+            rows.append(row)
+        return Table("Slots (cell = accepted value)", ["node", "applied"] + [str(s) for s in slots], rows,
+                     "green: known chosen \u00b7 orange: differs from another acceptor \u00b7 grey: crashed")
 
 
 def _message_order(msg_id):
