@@ -342,7 +342,7 @@ class MultiPaxosView(ViewAdapter):
     role_styles = {"follower": ("#DCEBF7", "o"), "candidate": ("#FBE3C0", "D"), "leader": ("#BFE6D4", "s")}
 
     def caption(self, node):
-        promised = "-" if node.promised is None else _ballot(node.promised)
+        promised = "no promise" if node.promised is None else _ballot(node.promised)
         return f"{promised} \u00b7 applied {node.applied}"
 
     def badge(self, node):
