@@ -144,3 +144,24 @@ def test_cli_replay_rewrite_then_check(tmp_path, capsys):
     path.write_text(path.read_text().replace("seed 7", "seed 9"))
     assert main(["replay", str(path)]) == 1
     assert "the transcript differs from the expected one" in capsys.readouterr().out
+
+
+def test_a_script_can_expect_a_violation_it_demonstrates():
+    text = """algorithm broadcast
+nodes 3
+seed 1
+bugs no-dedup
+network duplicate=0.5
+expect Integrity
+
+broadcast n1 x
+run 400
+"""
+    result = replay(text)
+    assert result.violations and result.expected == ["Integrity"]
+    assert result.unexpected == [] and result.ok
+    assert "expect Integrity" in parse(text).render()
+    quiet = replay(text.replace("bugs no-dedup\n", ""))
+    assert not quiet.ok                     # the expected violation did not happen: not a demonstration
+    other = replay(text.replace("expect Integrity", "expect No creation"))
+    assert not other.ok and other.unexpected
