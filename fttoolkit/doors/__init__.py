@@ -5,5 +5,6 @@ from .broadcast import Broadcast
 from .multipaxos import MultiPaxos
 from .paxos import Paxos
 from .raft import Raft
+from .transactions import DistributedTransaction
 
-__all__ = ["FrontDoor", "REGISTRY", "register", "door_for", "Broadcast", "Paxos", "Raft", "MultiPaxos"]
+__all__ = ["FrontDoor", "REGISTRY", "register", "door_for", "Broadcast", "Paxos", "Raft", "MultiPaxos", "DistributedTransaction"]
