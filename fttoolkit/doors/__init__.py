@@ -5,6 +5,7 @@ from .broadcast import Broadcast
 from .multipaxos import MultiPaxos
 from .paxos import Paxos
 from .raft import Raft
+from .threepc import ThreePhaseCommit
 from .transactions import DistributedTransaction
 
-__all__ = ["FrontDoor", "REGISTRY", "register", "door_for", "Broadcast", "Paxos", "Raft", "MultiPaxos", "DistributedTransaction"]
+__all__ = ["FrontDoor", "REGISTRY", "register", "door_for", "Broadcast", "Paxos", "Raft", "MultiPaxos", "ThreePhaseCommit", "DistributedTransaction"]
