@@ -24,11 +24,12 @@ from ..algorithms.broadcast import BroadcastNode
 from ..algorithms.multipaxos import MultiPaxosNode
 from ..algorithms.paxos import PaxosNode
 from ..algorithms.raft import RaftNode
+from ..algorithms.twopc import TwoPCNode
 from ..core.messages import Message
 from .style import ROLE_COLOURS
 
-__all__ = ["ViewAdapter", "BroadcastView", "RaftView", "PaxosView", "MultiPaxosView", "Table", "Cell", "adapter_for",
-           "register_adapter"]
+__all__ = ["ViewAdapter", "BroadcastView", "RaftView", "PaxosView", "MultiPaxosView", "TransactionView",
+           "TwoPhaseCommitView", "Table", "Cell", "adapter_for", "register_adapter"]
 
 _ADAPTERS = {}
 
@@ -373,6 +374,77 @@ class MultiPaxosView(ViewAdapter):
             rows.append(row)
         return Table("Slots (cell = accepted value)", ["node", "applied"] + [str(s) for s in slots], rows,
                      "green: known chosen \u00b7 orange: differs from another acceptor \u00b7 grey: crashed")
+
+
+_TXN_FILLS = {"working": "#DCEBF7", "collecting": "#DCEBF7", "prepared": "#FBE3C0", "precommitted": "#FFF4C2",
+              "precommitting": "#FFF4C2", "committed": "#BFE6D4", "ended": "#BFE6D4", "aborted": "#E6E6E6"}
+
+
+def _latest(txns):
+    """The most recent transaction a node knows of, and its state (``(None, None)`` if none)."""
+    if not txns:
+        return None, None
+    txn = max(txns, key=lambda t: (len(str(t)), str(t)))
+    return txn, txns[txn]
+
+
+class TransactionView(ViewAdapter):
+    """Atomic commitment (2PC, 3PC): each node coloured by the state of its latest transaction; the
+    coordinator's votes; a participant's uncertainty and the locks it holds (the blocking window)."""
+
+    role_styles = {"coordinator": ("#E8E0F0", "s"), "participant": ("#DCEBF7", "o")}
+
+    def style(self, node):
+        _, marker = super().style(node)
+        _, state = _latest(node.txns)
+        return _TXN_FILLS.get(state, "#DCEBF7"), marker
+
+    def caption(self, node):
+        txn, state = _latest(node.txns)
+        if txn is None:
+            return node.role
+        locks = len(getattr(node, "locks", {}) or {})
+        return f"{txn}: {state}" + (f" \u00b7 {locks} lock{'s' if locks != 1 else ''}" if locks else "")
+
+    def badge(self, node):
+        txn, state = _latest(node.txns)
+        if node.role == "coordinator" and state == "collecting":
+            votes = getattr(node, "votes", {}).get(txn, {})
+            yes = sum(1 for v in votes.values() if v)
+            return f"votes {yes} yes/{len(votes)}"
+        uncertain = [t for t, s in node.txns.items() if s in ("prepared", "precommitted")]
+        if node.role == "participant" and uncertain:
+            return f"uncertain: {', '.join(map(str, uncertain[:2]))}"
+        return None
+
+    def table(self, sim, limit=8):
+        """Transactions (columns) by node: the state each node knows; orange while uncertain."""
+        txns = sorted({t for i in sim.ids for t in sim.nodes[i].txns}, key=lambda t: (len(str(t)), str(t)))[-limit:]
+        rows = []
+        for node_id in sim.ids:
+            node, up = sim.nodes[node_id], sim.up[node_id]
+            faded = "" if up else "faded"
+            row = [Cell(node_id, faded, "" if up else "crashed: its log is on its disk")]
+            for txn in txns:
+                state = node.txns.get(txn, "")
+                mark = faded or {"committed": "good", "ended": "good", "prepared": "odd",
+                                 "precommitted": "odd"}.get(state, "")
+                row.append(Cell(state, mark))
+            locks = getattr(node, "locks", {}) or {}
+            row.append(Cell(", ".join(f"{k}:{t}" for k, t in sorted(locks.items())) or "-", faded))
+            disk = sim.disks.get(node_id, [])
+            row.append(Cell(_short_value(disk[-1], 28) if disk else "-", faded, f"{len(disk)} log records"))
+            rows.append(row)
+        return Table("Transactions by node", ["node"] + [str(t) for t in txns] + ["locks", "last log record"], rows,
+                     "green: committed \u00b7 orange: voted yes, uncertain (blocking if the coordinator is down) "
+                     "\u00b7 grey: crashed")
+
+
+@register_adapter(TwoPCNode)
+class TwoPhaseCommitView(TransactionView):
+    """Two-phase commit (Gray 1978)."""
+
+    message_types = ("Begin", "Prepare", "Vote", "Commit", "Abort", "Ack", "DecisionRequest", "Refuse")
 
 
 def _message_order(msg_id):
