@@ -27,7 +27,7 @@ TODAY = Theme(
     crashed_fill="#D9D9D9", crashed_edge="#9A9A9A", crashed_sample="#EDEDED", down_line="#9A9A9A",
     restart="#009E73", label_box="#FFFFFF", badge="#FFF4C2",
     partition_tints=("#E8F1FA", "#FCF0DC", "#E3F4EE", "#F7E8F1", "#EFEFEF"), partition_band="#FBE3D6",
-    legend_edge="#DDDDDD", halo=0, header_px=50, graph_half=1.22, graph_shift=0.08, header_chars=110,
+    legend_edge="#DDDDDD", halo=0, header_px=50, graph_half=1.22, graph_shift=0.08, header_chars=90,
     legend_px=0, diagram_left_px=60, diagram_bottom_px=30, diagram_top_px=26,
 )
 

@@ -24,12 +24,13 @@ from ..algorithms.broadcast import BroadcastNode
 from ..algorithms.multipaxos import MultiPaxosNode
 from ..algorithms.paxos import PaxosNode
 from ..algorithms.raft import RaftNode
+from ..algorithms.threepc import ThreePCNode
 from ..algorithms.twopc import TwoPCNode
 from ..core.messages import Message
 from .style import ROLE_COLOURS
 
 __all__ = ["ViewAdapter", "BroadcastView", "RaftView", "PaxosView", "MultiPaxosView", "TransactionView",
-           "TwoPhaseCommitView", "Table", "Cell", "adapter_for", "register_adapter"]
+           "TwoPhaseCommitView", "ThreePhaseCommitView", "Table", "Cell", "adapter_for", "register_adapter"]
 
 _ADAPTERS = {}
 
@@ -445,6 +446,14 @@ class TwoPhaseCommitView(TransactionView):
     """Two-phase commit (Gray 1978)."""
 
     message_types = ("Begin", "Prepare", "Vote", "Commit", "Abort", "Ack", "DecisionRequest", "Refuse")
+
+
+@register_adapter(ThreePCNode)
+class ThreePhaseCommitView(TransactionView):
+    """Three-phase commit (Skeen 1981): a precommitted participant is still uncertain, in orange."""
+
+    message_types = ("Begin", "CanCommit", "Vote", "PreCommit", "PreAck", "DoCommit", "HaveCommitted", "Abort",
+                     "StateReq", "StateReply", "Done")
 
 
 def _message_order(msg_id):

@@ -113,7 +113,7 @@ class Theme:
     header_px: int = 50                   #: the strip above the graph: time and step, a broken invariant
     graph_half: float = 1.22              #: half the graph's height in layout units (the circle has radius 1)
     graph_shift: float = 0.08             #: the circle's centre above the graph's middle, in layout units
-    header_chars: int = 110               #: a broken invariant's line in the header is cut to this length
+    header_chars: int = 90                #: a broken invariant's line in the header is cut to this length (sprites are 800 px wide)
     legend_px: int = 0                    #: a column on the right kept for the legend (0: over the graph)
     diagram_left_px: int = 60             #: room for the node names left of the diagram
     diagram_bottom_px: int = 30           #: room for the time axis under the diagram
