@@ -555,6 +555,25 @@ def _item_name(item):
     return item if isinstance(item, str) else item.name
 
 
+def message_text(msg):
+    """A message as script text that reads back to an equal message: ``Name(field=value, ...)``.
+
+    A message's own repr is a transcript line for people (``Begin(T1, n2:x=1)``) and need not
+    parse; this one always does when the fields are Python literals.
+
+    Examples
+    --------
+    >>> from fttoolkit.algorithms.raft import ClientRequest
+    >>> message_text(ClientRequest(("put", "x", 1)))
+    "ClientRequest(command=('put', 'x', 1))"
+    """
+    import dataclasses
+    if not dataclasses.is_dataclass(msg):
+        return repr(msg)
+    fields = ", ".join(f"{f.name}={getattr(msg, f.name)!r}" for f in dataclasses.fields(msg))
+    return f"{type(msg).__name__}({fields})"
+
+
 def render_action(name, args, kwargs):
     """Render one logged input (a simulator call) as a script command, or None to skip it."""
     if name == "run":
@@ -595,7 +614,7 @@ def render_action(name, args, kwargs):
         return f"clock {a['node_id']} {a['rate']!r}"
     if name == "request":
         client = "" if a["client"] == "client" else f" as {a['client']}"
-        return f"request {a['node_id']}{client} {a['msg']!r}"
+        return f"request {a['node_id']}{client} {message_text(a['msg'])}"
     if name == "inject_faults":
         plan = a["plan"] or FaultPlan(**a["settings"])
         default = FaultPlan()

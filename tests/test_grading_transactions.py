@@ -92,9 +92,20 @@ def test_the_referee_accepts_the_course_own_two_phase_commit_under_the_fuzzer():
                 assert not result.failed, (node_class, profile, seed, result.violations)
 
 
-def test_scripts_written_from_runs_replay():
-    text = "at 5 request n1 Begin(T1, n2:x=1,y='a' n3:z=2)\nrequest n2 Refuse(T3)\nrun 10\n"
-    assert _readable(text) == "at 5 begin T1 n2:x=1,y='a' n3:z=2\nrefuse n2 T3\nrun 10\n"
+def test_scripts_written_from_runs_read_as_the_doors_commands_and_replay():
+    text = ("at 5 request n1 Begin(txn='T1', writes=(('n2', (('x', 1), ('y', 'a'))), ('n3', (('z', 'w'),))))\n"
+            "request n1 Begin(txn='T2', writes=(('n2', (('x', 'two words'),)),))\n"
+            "request n2 Refuse(txn='T3')\nrun 10\n")
+    assert _readable(text) == ("at 5 begin T1 n2:x=1,y=a n3:z=w\n"
+                               "request n1 Begin(txn='T2', writes=(('n2', (('x', 'two words'),)),))\n"   # kept: it has a space
+                               "refuse n2 T3\nrun 10\n")
+    from fttoolkit.scenario import replay
+    door = DistributedTransaction(nodes=4, seed=2)
+    door.begin("T1", {"n2": {"x": 1}, "n3": {"y": "a b"}})
+    door.refuse("n3", "T2")
+    door.begin("T2", {"n2": {"x": 2}, "n3": {"y": "3"}}, at=40)      # the string "3", not the number
+    door.run(until=300)
+    assert replay(_readable(door.to_script())).door.trace.to_jsonl() == door.trace.to_jsonl()
 
 
 # ------------------------------------------------------------------------------ 4.1 the vote

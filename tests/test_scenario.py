@@ -165,3 +165,15 @@ run 400
     assert not quiet.ok                     # the expected violation did not happen: not a demonstration
     other = replay(text.replace("expect Integrity", "expect No creation"))
     assert not other.ok and other.unexpected
+
+
+@pytest.mark.parametrize("name", ["broadcast", "raft", "paxos", "multipaxos", "2pc", "3pc"])
+def test_every_algorithms_client_requests_write_down_and_replay_exactly(name):
+    # A message's repr is for people (Begin(T1, n2:x=1)); scripts use a form that reads back.
+    from fttoolkit.doors import door_for
+    door = door_for(name)(nodes=4, seed=3)
+    door.workload(until=300, requests=4)
+    door.run(until=700)
+    text = door.to_script()
+    assert "request" in text
+    assert replay(text).door.trace.to_jsonl() == door.trace.to_jsonl()

@@ -619,25 +619,44 @@ def _fuzzed(exercise_id, profile, seeds, nodes=4):
     return check
 
 
-_REQUEST = re.compile(r"^(\s*(?:at \d+ )?)request (\S+) (Begin|Refuse)\((\w+)(?:, (.*))?\)\s*$")
+_REQUEST = re.compile(r"^(\s*(?:at \d+ )?)request (\S+) ((?:Begin|Refuse)\(.*\))\s*$")
 
 
 def _readable(text):
-    """A script whose client requests are written as ``begin``/``refuse`` commands.
+    """A script whose client requests are written as the door's ``begin``/``refuse`` commands.
 
-    The scripts written from a run show a request as ``request n1 Begin(T1, n2:x=1)``, which the script
-    reader cannot parse back (the transcript form of Begin's writes is not a Python call); the front door's
-    own commands say the same thing and replay.
+    Scripts written from a run show a request as ``request n1 Begin(txn='T1', writes=...)``; the
+    front door's own commands (``begin T1 n2:x=1 n3:y=2``) say the same thing, shorter, and replay
+    to the same run.
     """
+    import ast
     out = []
     for line in text.splitlines():
         m = _REQUEST.match(line)
-        if m and m.group(3) == "Begin" and m.group(5):
-            line = f"{m.group(1)}begin {m.group(4)} {m.group(5)}"
-        elif m and m.group(3) == "Refuse":
-            line = f"{m.group(1)}refuse {m.group(2)} {m.group(4)}"
+        if m:
+            call = ast.parse(m.group(3), mode="eval").body
+            fields = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+            if call.func.id == "Begin":
+                values = [repr(v) if not isinstance(v, str) else v for _, pairs in fields["writes"] for _, v in pairs]
+                if all(v and not any(c.isspace() or c in ",=:" for c in v) for v in values):   # the command's syntax
+                    parts = [f"{node}:" + ",".join(f"{key}={_word(value)}" for key, value in pairs)
+                             for node, pairs in fields["writes"]]
+                    line = f"{m.group(1)}begin {fields['txn']} " + " ".join(parts)
+            else:
+                line = f"{m.group(1)}refuse {m.group(2)} {fields['txn']}"
         out.append(line)
     return "\n".join(out) + "\n"
+
+
+def _word(value):
+    """A value as the ``begin`` command reads it back: a bare word only if it would not parse as a literal."""
+    import ast
+    if isinstance(value, str):
+        try:
+            ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            return value
+    return repr(value)
 
 
 def _preset(name, note):
