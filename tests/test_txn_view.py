@@ -49,3 +49,15 @@ def test_the_coordinator_shows_the_votes_it_has_and_3pc_splits_show_in_the_table
     table = adapter_for(split.sim.node_class).table(split.sim)
     states = {table.cell(i, "t1").text for i in split.ids if i != "n1"}
     assert states == {"committed", "aborted"}
+
+
+def test_the_detail_panel_lists_a_nodes_log_records():
+    from fttoolkit import DistributedTransaction
+    view = DistributedTransaction(nodes=4).show()
+    view.load_preset("participant_recovery")
+    view.last()
+    view.node_menu.value = "n3"
+    disk = view.sim.disks["n3"]
+    assert len(disk) >= 2 and f"{len(disk)} records:" in view.details.value
+    for k, record in enumerate(disk, start=1):
+        assert f"#{k}" in view.details.value and record[0] in view.details.value

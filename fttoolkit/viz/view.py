@@ -944,7 +944,10 @@ class ClusterView:
             if key not in shown:
                 rows.append((key, _short(value)))
         disk = sim.disks.get(node_id, [])
-        rows.append(("stable storage", f"{len(disk)} records" + (f", last: {_short(disk[-1])}" if disk else "")))
+        rows.append(("stable storage", f"{len(disk)} records" + (":" if disk else "")))
+        shown = 6                                  # the latest records, newest last
+        for k, record in enumerate(disk[-shown:], start=max(0, len(disk) - shown) + 1):
+            rows.append((f"  #{k}", _short(record, 90)))
         timers = [t for t in sim.pending() if t.kind == "timer" and t.node == node_id]
         rows.append(("timers", ", ".join(f"{t.timer!r} at t={t.due}" for t in timers) or "none"))
         table = "".join(f'<tr><td style="padding-right:8px;vertical-align:top"><b>{html.escape(str(k))}</b></td>'
