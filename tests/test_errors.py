@@ -19,7 +19,7 @@ def cluster(**kw):
     (lambda: cluster().crash("n9"), UnknownNode, "unknown node 'n9'; the cluster has: n1, n2, n3"),
     (lambda: cluster().broadcast("x", "v"), UnknownNode, "unknown node 'x'"),
     (lambda: cluster().partition(["n1"], ["n7"]), UnknownNode, "unknown node 'n7'"),
-    (lambda: door_for("rfat"), BadParameter, "unknown algorithm 'rfat'; available: 2pc, 3pc, broadcast, multipaxos"),
+    (lambda: door_for("rfat"), BadParameter, "unknown algorithm 'rfat'; available: 2pc, 3pc, broadcast, heartbeat, multipaxos"),
     (lambda: cluster(delay=-3), BadParameter, "delay cannot be negative; got -3 (allowed: 0 or more ticks)"),
     (lambda: cluster(delay=(9, 2)), BadParameter, "low <= high"),
     (lambda: cluster(delay=2.5), BadParameter, "whole number of ticks or a (low, high) pair"),

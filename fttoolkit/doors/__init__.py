@@ -2,10 +2,12 @@
 
 from .base import REGISTRY, FrontDoor, door_for, register
 from .broadcast import Broadcast
+from .detection import FailureDetection, HeartbeatDetection, PhiDetection
 from .multipaxos import MultiPaxos
 from .paxos import Paxos
 from .raft import Raft
 from .threepc import ThreePhaseCommit
 from .transactions import DistributedTransaction
 
-__all__ = ["FrontDoor", "REGISTRY", "register", "door_for", "Broadcast", "Paxos", "Raft", "MultiPaxos", "ThreePhaseCommit", "DistributedTransaction"]
+__all__ = ["FrontDoor", "REGISTRY", "register", "door_for", "Broadcast", "Paxos", "Raft", "MultiPaxos", "ThreePhaseCommit", "DistributedTransaction",
+           "FailureDetection", "HeartbeatDetection", "PhiDetection"]
