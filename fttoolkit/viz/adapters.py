@@ -21,6 +21,7 @@ Examples
 import inspect
 
 from ..algorithms.broadcast import BroadcastNode
+from ..algorithms.heartbeat import HeartbeatNode
 from ..algorithms.multipaxos import MultiPaxosNode
 from ..algorithms.paxos import PaxosNode
 from ..algorithms.raft import RaftNode
@@ -30,7 +31,8 @@ from ..core.messages import Message
 from .style import ROLE_COLOURS
 
 __all__ = ["ViewAdapter", "BroadcastView", "RaftView", "PaxosView", "MultiPaxosView", "TransactionView",
-           "TwoPhaseCommitView", "ThreePhaseCommitView", "Table", "Cell", "adapter_for", "register_adapter"]
+           "TwoPhaseCommitView", "ThreePhaseCommitView", "DetectorView", "HeartbeatView", "Table", "Cell",
+           "adapter_for", "register_adapter"]
 
 _ADAPTERS = {}
 
@@ -454,6 +456,71 @@ class ThreePhaseCommitView(TransactionView):
 
     message_types = ("Begin", "CanCommit", "Vote", "PreCommit", "PreAck", "DoCommit", "HaveCommitted", "Abort",
                      "StateReq", "StateReply", "Done")
+
+
+_STATUS_MARKS = {"alive": "good", "suspected": "odd", "dead": "faded"}
+
+
+class DetectorView(ViewAdapter):
+    """Failure detectors: each node's view of the others (alive / suspected / dead) and, for the φ
+    detector, φ per monitored node."""
+
+    role_styles = {None: ("#DCEBF7", "o"), "monitor": ("#E8E0F0", "s"), "member": ("#DCEBF7", "o")}
+
+    def role(self, node):
+        return getattr(node, "role", None)
+
+    def style(self, node):
+        fill, marker = super().style(node)
+        suspected = [m for m, s in node.status.items() if s != "alive"]
+        return ("#FBE3C0" if suspected else fill), marker
+
+    def caption(self, node):
+        suspected = sorted((m for m, s in node.status.items() if s == "suspected"), key=_id_order)
+        dead = sorted((m for m, s in node.status.items() if s == "dead"), key=_id_order)
+        parts = []
+        if suspected:
+            parts.append("suspects " + ",".join(suspected[:3]) + ("\u2026" if len(suspected) > 3 else ""))
+        if dead:
+            parts.append("dead " + ",".join(dead[:3]) + ("\u2026" if len(dead) > 3 else ""))
+        return " \u00b7 ".join(parts) or "trusts all"
+
+    def _cell(self, sim, observer, member, now):
+        node = sim.nodes[observer]
+        state = node.status.get(member)
+        if state is None:
+            return Cell("")
+        text = {"alive": "ok", "suspected": "susp", "dead": "dead"}.get(state, state)
+        phi = getattr(node, "phi", None)
+        if callable(phi) and getattr(node, "intervals", {}).get(member):
+            value = phi(member, now)
+            text = "\u221e" if value == float("inf") else f"{value:.1f}"
+        return Cell(text, _STATUS_MARKS.get(state, "") if sim.up[observer] else "faded", f"{observer} sees {member}: {state}")
+
+    def table(self, sim, limit=12):
+        """Rows: observers; columns: members; each cell is what that observer believes (φ for the φ detector)."""
+        members = list(sim.ids)[:limit]
+        rows = []
+        for observer in sim.ids[:limit]:
+            up = sim.up[observer]
+            row = [Cell(observer, "" if up else "faded", "" if up else "crashed")]
+            for member in members:
+                row.append(Cell("\u00b7") if member == observer else self._cell(sim, observer, member, sim.now))
+            rows.append(row)
+        return Table("What each node believes about the others (rows observe columns)", ["observer"] + members, rows,
+                     "green: alive \u00b7 orange: suspected \u00b7 grey: dead or crashed observer \u00b7 numbers: \u03c6")
+
+
+def _id_order(node_id):
+    digits = "".join(c for c in str(node_id) if c.isdigit())
+    return (int(digits) if digits else 0, str(node_id))
+
+
+@register_adapter(HeartbeatNode)
+class HeartbeatView(DetectorView):
+    """Heartbeat and φ accrual detectors: arrivals as arrows, suspicions on the nodes, φ in the table."""
+
+    message_types = ("Heartbeat", "Ping", "Pong")
 
 
 def _message_order(msg_id):
