@@ -6,8 +6,9 @@ from .detection import FailureDetection, HeartbeatDetection, PhiDetection
 from .multipaxos import MultiPaxos
 from .paxos import Paxos
 from .raft import Raft
+from .swim import SwimDetection
 from .threepc import ThreePhaseCommit
 from .transactions import DistributedTransaction
 
 __all__ = ["FrontDoor", "REGISTRY", "register", "door_for", "Broadcast", "Paxos", "Raft", "MultiPaxos", "ThreePhaseCommit", "DistributedTransaction",
-           "FailureDetection", "HeartbeatDetection", "PhiDetection"]
+           "FailureDetection", "HeartbeatDetection", "PhiDetection", "SwimDetection"]
