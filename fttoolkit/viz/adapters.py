@@ -25,13 +25,14 @@ from ..algorithms.heartbeat import HeartbeatNode
 from ..algorithms.multipaxos import MultiPaxosNode
 from ..algorithms.paxos import PaxosNode
 from ..algorithms.raft import RaftNode
+from ..algorithms.swim import SwimNode
 from ..algorithms.threepc import ThreePCNode
 from ..algorithms.twopc import TwoPCNode
 from ..core.messages import Message
 from .style import ROLE_COLOURS
 
 __all__ = ["ViewAdapter", "BroadcastView", "RaftView", "PaxosView", "MultiPaxosView", "TransactionView",
-           "TwoPhaseCommitView", "ThreePhaseCommitView", "DetectorView", "HeartbeatView", "Table", "Cell",
+           "TwoPhaseCommitView", "ThreePhaseCommitView", "DetectorView", "HeartbeatView", "SwimView", "Table", "Cell",
            "adapter_for", "register_adapter"]
 
 _ADAPTERS = {}
@@ -521,6 +522,27 @@ class HeartbeatView(DetectorView):
     """Heartbeat and φ accrual detectors: arrivals as arrows, suspicions on the nodes, φ in the table."""
 
     message_types = ("Heartbeat", "Ping", "Pong")
+
+
+@register_adapter(SwimNode)
+class SwimView(DetectorView):
+    """SWIM: probe (Ping), indirect probe (PingReq) and Ack arrows; each member's incarnation, the
+    updates it is gossiping, and what it believes about the others."""
+
+    message_types = ("Ping", "PingReq", "Ack")
+
+    def caption(self, node):
+        return f"inc {node.incarnation} \u00b7 " + super().caption(node)
+
+    def badge(self, node):
+        if node.target is not None:
+            return f"probes {node.target}"
+        return None
+
+    def details(self, node):
+        out = dict(node.state())
+        out["gossip (piggybacked)"] = list(node.updates)[:8] if node.updates else []
+        return out
 
 
 def _message_order(msg_id):
