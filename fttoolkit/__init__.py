@@ -13,7 +13,7 @@ cluster.  The front doors share one shape::
 The seed article's five classes (``Paxos``, ``Raft``, ``DistributedTransaction``,
 ``FailureDetection``, ``FailureRecovery``) are the course's main front doors;
 each arrives with its chapter (``Paxos`` with ``MultiPaxos``, ``Raft``, and
-``DistributedTransaction`` with ``ThreePhaseCommit`` are here).
+``DistributedTransaction`` with ``ThreePhaseCommit``, and ``FailureDetection`` are here).
 
 Layers (imports point down only): ``core`` -> ``algorithms`` -> ``sim`` ->
 ``check`` -> ``viz`` / ``grading``; the front doors in ``doors`` sit on top.

@@ -17,6 +17,8 @@ BENCH = pathlib.Path(__file__).resolve().parent.parent / "bench"
     ("fuzz_throughput.py", ["--seeds", "5"]),
     ("view_render.py", ["--frames", "20"]),
     ("notebook_times.py", ["--only", "00_welcome"]),
+    ("detection_qos.py", []),
+    ("swim_scale.py", []),
     ("raft_fuzz.py", ["--seeds", "20"]),
     ("browser_view.py", ["--quick", "--nodes", "5", "--clicks", "2", "--seconds", "1"]),
 ])
