@@ -415,7 +415,9 @@ class TransactionView(ViewAdapter):
         if node.role == "coordinator" and state == "collecting":
             votes = getattr(node, "votes", {}).get(txn, {})
             yes = sum(1 for v in votes.values() if v)
-            return f"votes {yes} yes/{len(votes)}"
+            # out of the transaction's participants (2PC calls them members, 3PC sites)
+            asked = getattr(node, "members", {}).get(txn) or getattr(node, "sites", {}).get(txn) or votes
+            return f"votes {yes} yes/{len(asked)}"
         uncertain = [t for t, s in node.txns.items() if s in ("prepared", "precommitted")]
         if node.role == "participant" and uncertain:
             return f"uncertain: {', '.join(map(str, uncertain[:2]))}"
