@@ -28,7 +28,10 @@ from ..core.intentions import Persist, Send
 from ..core.invariants import Invariant, Violation
 from ..doors.paxos import Paxos
 from ..scenario import parse, replay, schedule_to_script
-from .model import Case, Exercise, Fail, TimeLimit, describe_error, expect, register
+from .model import Case, Exercise, Fail, expect, register
+from .refereed import Scenario, fail_for
+from .refereed import pass_time_limits as _pass_time_limits
+from .refereed import reraise_student_error as _reraise_student_error
 
 __all__ = ["RULES", "student_door", "replay_script", "METHODS"]
 
@@ -363,57 +366,11 @@ def replay_script(exercise_id, student, script, halt=False):
 
 
 # ---------------------------------------------------------------------------------- running cases
-def _tick(v):
-    return v.tick if hasattr(v, "tick") else None
-
-
-def _fields(v):
-    """(rule, detail) of a violation event or a Violation."""
-    if isinstance(v, Violation):
-        return v.invariant, v.detail
-    return v["invariant"], v["detail"]
 
 
 def _fail_for(title, seed, script, door, violation, later=()):
-    """The failure for a broken rule or invariant; for a rule, also the first invariant it then broke."""
-    rule, detail = _fields(violation)
-    tick = _tick(violation)
-    got = (f"at t={tick}: " if tick is not None else "") + detail
-    paxos = {inv.name for inv in INVARIANTS}
-    if rule not in paxos:
-        follow = next((v for v in later if _fields(v)[0] in paxos), None)
-        if follow is not None:
-            name, what = _fields(follow)
-            got += f"; then, at t={_tick(follow)}, {name} broke: {what}"
-    return Fail(f"{title}: {rule} broken (seed {seed})", expected=RULES.get(rule, rule), got=got, seed=seed,
-                script=script, run=door)
-
-
-def _pass_time_limits(error):
-    """Re-raise ``error`` if it comes from a time limit or an unfinished stub (run_exercise reports those)."""
-    chain = error
-    while chain is not None:
-        if isinstance(chain, (TimeLimit, NotImplementedError)):
-            raise error
-        chain = chain.__cause__ or chain.__context__
-
-
-def _reraise_student_error(error, title, seed, script, door=None):
-    """A student's exception inside a handler: report it with the run; let a time limit or a stub through."""
-    _pass_time_limits(error)
-    cause = error.__cause__ if isinstance(error, HandlerError) and error.__cause__ is not None else error
-    where = str(error).split(" raised ")[0] if isinstance(error, HandlerError) else "the run"
-    raise Fail(f"{title}: your code raised an exception in {where} (seed {seed})",
-               expected="no exception", got=describe_error(cause), seed=seed, script=script, run=door) from error
-
-
-class Scenario:
-    """A scenario script, and what must hold at its end (besides the rules and invariants)."""
-
-    def __init__(self, title, text, judge=None):
-        self.title = title
-        self.text = text
-        self.judge = judge
+    """The failure for a broken rule or invariant (see :func:`fttoolkit.grading.refereed.fail_for`)."""
+    return fail_for(title, seed, script, door, violation, later, INVARIANTS, RULES)
 
 
 def _everyone_learned(value=None):
