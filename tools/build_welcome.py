@@ -5,6 +5,7 @@ committed without outputs.
 """
 
 import pathlib
+import sys
 
 import nbformat as nbf
 
@@ -18,7 +19,8 @@ group of computers keeps working correctly when some of them crash, messages are
 splits. Every algorithm in the course runs step by step on a *simulated* cluster that you can poke at:
 crash a node, cut the network, replay a run exactly from its seed.
 
-*Estimated time: 15 minutes.*
+*Estimated time: 30 minutes.* Key terms are listed in English and Chinese in the
+[glossary (术语表)](glossary.md).
 
 **In this chapter you will**
 1. run a small protocol on a simulated cluster and read its trace;
@@ -26,8 +28,38 @@ crash a node, cut the network, replay a run exactly from its seed.
 3. play the network yourself in *manual mode*;
 4. replay a run exactly from its seed.
 
-The chapters ahead: 1 Concepts · 2 Failure detection · 3 Failure recovery · 4 Distributed transactions ·
-5 Paxos · 6 Raft · 7 Checking · 8 Outlook and FAQ."""),
+5. read cause and effect off a space-time diagram with Lamport clocks and vector clocks;
+6. learn how the graded exercises check themselves."""),
+    MD("""## The map of the course
+
+Each chapter builds on the ones it points to. Chapter 0 (this one) and Chapter 1 are for everyone. After
+them you can take the three strands in any order: failures (2 → 3), transactions (4) and consensus
+(5 → 6). Chapter 7 checks what the others built, and Chapter 8 looks back at all of them.
+
+```
+                      0 Welcome
+                          │
+                      1 Concepts
+          ┌───────────────┼────────────────┐
+ 2 Failure detection   4 Transactions    5 Paxos
+          │               │                │
+ 3 Failure recovery       │             6 Raft
+          └───────────────┼────────────────┘
+                      7 Checking
+                          │
+                   8 Outlook and FAQ
+```
+
+| chapter | you need first | what you take away |
+|---|---|---|
+| [1 Concepts](01_concepts.ipynb) | 0 | failure models; consistency, availability, scalability; quorums; CAP; availability maths |
+| [2 Failure detection](02_failure_detection.ipynb) | 1 | heartbeats and timeouts, φ accrual, SWIM; why detection is never perfect |
+| [3 Failure recovery](03_failure_recovery.ipynb) | 2 | write-ahead logs, checkpoints, failover with epochs and fencing, catch-up |
+| [4 Distributed transactions](04_transactions.ipynb) | 1 | two-phase commit, blocking, recovery, three-phase commit, sagas |
+| [5 Paxos](05_paxos.ipynb) | 1 | consensus, majorities, the two phases, FLP, Multi-Paxos |
+| [6 Raft](06_raft.ipynb) | 5 (helpful) | elections, log replication, commitment, persistence, clients |
+| [7 Checking](07_checking.ipynb) | 3–6 | invariants, the bug zoo, fuzzing, model checking, linearizability |
+| [8 Outlook and FAQ](08_outlook_faq.ipynb) | all | geo-replication, Byzantine faults, the seed's five questions answered |"""),
     MD("""## A cluster in one line
 
 Our first protocol is **reliable broadcast (可靠广播)** by flooding: a client asks one node to broadcast
@@ -203,20 +235,19 @@ The same is available from a terminal, where the trace can be saved as JSON Line
 
 ```
 python -m fttoolkit run broadcast --nodes 5 --seed 42 --until 500 --loss 0.2 --trace run.jsonl
-```
+```"""),
+    MD("""## Exercises that check themselves
 
-**Exercises:** `exercises/00_welcome.ipynb` has three graded exercises on this protocol. Write each
-answer in its cell and run the `check("0.1")` cell under it: it tests your code at once and tells you what
-went wrong, with the seed and script of any failing run and `show_run(...)` to watch it in the cluster view.
-
-**Next:** Chapter 1, *Concepts* — consistency, availability, scalability and fault tolerance, with
-live experiments."""),
+`exercises/00_welcome.ipynb` has three graded exercises on this protocol. Each exercise is a cell where
+you write a function or a handler, followed by a `check("0.1")` cell. Run it: it tests your code at once —
+on hand-made cases and in the simulator, under faults — and tells you which rule failed and why. A run
+that fails comes with its seed and a scenario script, and `show_run(...)` opens it in the cluster view,
+so you can step through exactly what went wrong. Code that raises an exception or never finishes is
+stopped and reported; it cannot break the checker. Instructors grade a whole folder of submitted
+notebooks with `python -m fttoolkit grade FOLDER`."""),
 ]
 
-nb = nbf.v4.new_notebook(cells=cells, metadata={
-    "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-    "language_info": {"name": "python"},
-})
-path = pathlib.Path(__file__).resolve().parent.parent / "notebooks" / "00_welcome.ipynb"
-nbf.write(nb, path)
-print(f"wrote {path}")
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from chapters import write  # noqa: E402
+
+write(0, cells)
