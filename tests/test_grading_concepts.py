@@ -271,8 +271,9 @@ def test_code_that_raises_or_loops_is_reported_not_fatal(solved):
     result, failed = graded("1.3", solved, Ring=Raising)
     assert result.points == 0 and "KeyError" in result.reason
 
-    result, _ = graded("1.1", solved, availability=lambda mttf, mttr: "high")
-    assert "must return a number" in result.reason
+    for answer in ("high", "0.999", True):
+        result, _ = graded("1.1", solved, availability=lambda mttf, mttr: answer)
+        assert "must return a number" in result.reason
     result, _ = graded("1.3", solved, Ring=lambda vnodes=1: None)
     assert "Ring must be a class" in result.reason
     result, _ = graded("1.2", {})

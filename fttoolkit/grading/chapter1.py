@@ -76,8 +76,10 @@ def _own_code(value, name):
 
 
 def _number(got, call):
-    if isinstance(got, bool) or not isinstance(got, (int, float)):
+    if isinstance(got, (bool, str, bytes)) or not isinstance(got, (int, float)):
         try:
+            if isinstance(got, (bool, str, bytes)):
+                raise TypeError
             return float(got)          # numpy scalars
         except (TypeError, ValueError):
             raise Fail(f"{call} must return a number", expected="a float", got=repr(got)) from None
