@@ -135,6 +135,52 @@ line. An event $a$ **happened before (先发生于)** an event $b$, written $a \
 walk from $a$ to $b$ along node lines (rightwards) and message arrows; events with no such path are
 **concurrent (并发)**. You can draw the diagram of any window of a run:"""),
     CODE("""cluster.spacetime(0, 300)"""),
+    MD(r"""## Cause and effect: happened-before and logical clocks
+
+Nodes have no common clock, so "which came first?" has no answer for events on different nodes — unless
+one could have *caused* the other. Lamport (1978) made this precise. Event $a$ **happened before (先发生于)**
+event $b$, written $a \to b$, when
+
+1. $a$ and $b$ are on the same node and $a$ comes first; or
+2. $a$ sends a message and $b$ receives that message; or
+3. $a \to c$ and $c \to b$ for some event $c$.
+
+In the diagram, $a \to b$ means you can walk from $a$ to $b$ following node lines to the right and message
+arrows. If neither $a \to b$ nor $b \to a$, the two events are **concurrent (并发)**: neither could have
+influenced the other.
+
+A **Lamport clock (Lamport 逻辑时钟)** is one counter per node. A node adds one before each event, a message
+carries the sender's counter $t$, and the receiver sets its counter to $\max(C, t) + 1$. Then
+$$a \to b \;\Rightarrow\; C(a) < C(b) \qquad \text{(the clock condition)},$$
+but not the other way round: a smaller number does not mean "before". Here each send is labelled above
+its node's line and each receive below it, in a short run with two broadcasts:"""),
+    CODE("""from fttoolkit.check.clocks import lamport_clocks, vector_clocks, happened_before, concurrent
+
+cluster = Broadcast(nodes=3, seed=4, delay=(10, 40))
+cluster.broadcast("n1", "hi")
+cluster.broadcast("n3", "yo", at=5)
+cluster.run(until=80)
+cluster.spacetime(0, 50, clocks="lamport", height=320)"""),
+    MD(r"""A **vector clock (向量时钟)** (Fidge 1988, Mattern 1989) keeps one counter *per node*. A node increments
+its own entry before each event, a message carries the whole vector, and the receiver takes the
+element-wise maximum before incrementing its own entry. Vector clocks capture happened-before *exactly*:
+$$a \to b \iff V(a) < V(b),$$
+where $V(a) < V(b)$ means every entry of $V(a)$ is $\le$ the one in $V(b)$ and the vectors differ. Two
+events are concurrent exactly when neither vector is below the other."""),
+    CODE("""cluster.spacetime(0, 50, clocks="vector", height=320)"""),
+    CODE("""lamport = lamport_clocks(cluster)
+vector = vector_clocks(cluster)
+pairs = [(i, j) for i in range(len(vector)) for j in range(len(vector)) if i != j]
+fooled = [(i, j) for i, j in pairs if lamport[i].clock < lamport[j].clock and concurrent(vector[i], vector[j])]
+print(len(vector), "sends and receives,", len(fooled), "ordered pairs with C(a) < C(b) that are concurrent")
+i, j = fooled[0]
+print("for example:", vector[i], " and ", vector[j])
+print("Lamport clocks", lamport[i].clock, "<", lamport[j].clock, "; happened before?",
+      happened_before(vector[i], vector[j]))"""),
+    MD(r"""The Lamport clock puts these two events in an order, but neither caused the other. Vector clocks
+say so, at the price of $n$ numbers per message. Chapter 1 uses versions like these to decide which
+replica holds the newest value, and Chapter 7's linearizability checker asks the same question of
+client operations: which could have come first?"""),
     MD("""## Faults: crashes, loss and partitions
 
 A **crash (崩溃)** wipes a node's memory (its *volatile* state) but not what it wrote to *stable

@@ -999,7 +999,7 @@ class DiagramFigure(Figure):
         return buffer.getvalue()
 
 
-def spacetime(cluster, start=None, end=None, width=900, height=None, ax=None, theme="default"):
+def spacetime(cluster, start=None, end=None, width=900, height=None, ax=None, theme="default", clocks=None):
     """Draw a space-time (Lamport) diagram of ticks ``start .. end`` of a run; return the figure.
 
     One horizontal line per node, time to the right; an arrow per message
@@ -1020,6 +1020,10 @@ def spacetime(cluster, start=None, end=None, width=900, height=None, ax=None, th
         Draw into this axes instead of a new figure.
     theme : {"default", "lecture"} or Theme
         Sizes and colours (see :class:`~fttoolkit.viz.style.Theme`).
+    clocks : {None, "lamport", "vector"}
+        Label every send and receive with its Lamport clock or vector clock
+        (computed by :mod:`fttoolkit.check.clocks`), so that happened-before can
+        be read off the picture.
 
     Examples
     --------
@@ -1027,7 +1031,7 @@ def spacetime(cluster, start=None, end=None, width=900, height=None, ax=None, th
     >>> cluster = Broadcast(nodes=3, seed=1)
     >>> cluster.broadcast("n1", "hi")
     >>> _ = cluster.run(until=100)
-    >>> fig = spacetime(cluster)
+    >>> fig = spacetime(cluster, clocks="vector")
     >>> [round(v) for v in fig.get_size_inches() * fig.dpi]
     [900, 200]
     """
@@ -1052,9 +1056,13 @@ def spacetime(cluster, start=None, end=None, width=900, height=None, ax=None, th
         FigureCanvasAgg(fig)
         left, bottom = theme.diagram_left_px, theme.diagram_bottom_px + 10
         ax = fig.add_axes([left / width, bottom / height, 1 - (left + 20) / width, 1 - (bottom + top) / height])
+    if clocks not in (None, "lamport", "vector"):
+        raise BadParameter(f"clocks must be None, 'lamport' or 'vector'; got {clocks!r}")
     labels = _Labels(ax, box_width=theme.line(1))
     painter = DiagramPainter(ax, ids, styles, labels, theme=theme)
     painter.update(data)
+    if clocks:
+        _label_clocks(ax, sim, ids, start, end, clocks, theme)
     used = sorted(kinds, key=lambda n: styles.names().index(n))      # in the order the painter styled them
     if used:
         handles = [Line2D([], [], color=styles[n][0], lw=theme.line(2), label=n) for n in used]
@@ -1063,3 +1071,23 @@ def spacetime(cluster, start=None, end=None, width=900, height=None, ax=None, th
         frame = legend.get_frame()
         frame.set_linewidth(theme.line(frame.get_linewidth()))
     return ax.figure
+
+
+def _label_clocks(ax, sim, ids, start, end, kind, theme):
+    """Write each send's and receive's clock beside its mark (sends above the line, receives below)."""
+    from ..check.clocks import lamport_clocks, vector_clocks
+    events = (lamport_clocks if kind == "lamport" else vector_clocks)(sim.trace)
+    row = {node_id: k for k, node_id in enumerate(ids)}
+    seen = {}
+    for event in events:
+        if not start <= event.tick <= end or event.node not in row:
+            continue
+        text = str(event.clock) if kind == "lamport" else "[" + " ".join(map(str, event.clock.counts)) + "]"
+        above = event.kind == "send"
+        # several events of one node at one tick: stack their labels instead of overprinting them
+        slot = seen.setdefault((event.node, event.tick, above), 0)
+        seen[(event.node, event.tick, above)] += 1
+        dy = (-0.16 - 0.2 * slot) if above else (0.2 + 0.2 * slot)
+        ax.text(event.tick, row[event.node] + dy, text, ha="center", va="center", fontsize=theme.font(7),
+                color=theme.ink, zorder=6, bbox=dict(boxstyle="round,pad=0.1", fc=theme.background,
+                                                     ec="none", alpha=0.85))
