@@ -409,3 +409,16 @@ def test_bad_input_errors_are_clear():
         w.get("n1", "")
     with pytest.raises(BadParameter, match="unknown preset"):
         w.load_preset("nope")
+    with pytest.raises(ScriptError, match="value must be a string"):
+        replay("algorithm wal\nnodes 1\n\nrequest n1 Put(op='w1', key='x', value=5)\n")
+    with pytest.raises(BadParameter, match="op must be a non-empty string"):
+        Get("", "x")
+
+
+def test_time_travel_retraces_a_recovery():
+    w = wal().load_preset("redo_not_idempotent")
+    full, total = w.trace.to_jsonl(), w.steps
+    w.rewind(0)
+    assert w.store("n1") == {} and not w.violations
+    w.rewind(total)
+    assert w.trace.to_jsonl() == full and broken(w) == {"Durability", "Exactly once"}

@@ -268,12 +268,24 @@ def apply_write(value, kind, arg):
 
 
 # ------------------------------------------------------------------------------- messages
+def _check_request(msg, **texts):
+    """A client request's fields are strings: ``op`` and ``key`` non-empty, as the checkers assume."""
+    for name, (value, empty) in texts.items():
+        if not isinstance(value, str) or (not empty and not value):
+            need = "a string" if empty else "a non-empty string"
+            raise BadParameter(f"{type(msg).__name__}: {name} must be {need}; got {value!r}")
+
+
 class Put(Message):
-    """A client sets ``key`` to ``value``; ``op`` is the request's unique id."""
+    """A client sets ``key`` to ``value``; ``op`` is the request's id, unique in the run (the front
+    door numbers them ``w1``, ``w2``...; the checkers tell writes apart by it)."""
 
     op: str
     key: str
     value: str
+
+    def __post_init__(self):
+        _check_request(self, op=(self.op, False), key=(self.key, False), value=(self.value, True))
 
     def __repr__(self):
         return f"Put({self.op}, {self.key}={self.value!r})"
@@ -286,6 +298,9 @@ class Append(Message):
     key: str
     suffix: str
 
+    def __post_init__(self):
+        _check_request(self, op=(self.op, False), key=(self.key, False), suffix=(self.suffix, False))
+
     def __repr__(self):
         return f"Append({self.op}, {self.key}+={self.suffix!r})"
 
@@ -295,6 +310,9 @@ class Get(Message):
 
     op: str
     key: str
+
+    def __post_init__(self):
+        _check_request(self, op=(self.op, False), key=(self.key, False))
 
     def __repr__(self):
         return f"Get({self.op}, {self.key})"

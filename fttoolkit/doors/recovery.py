@@ -24,6 +24,12 @@ class WriteAheadLog(FrontDoor):
     Script commands: ``put NODE KEY VALUE``, ``append NODE KEY SUFFIX``,
     ``get NODE KEY`` and ``checkpoint NODE`` (values are taken as text).
 
+    The invariants judge each node after every recovery.  A crash that loses
+    the disk (``crash(node, lose_disk=True)``) loses acknowledged writes, and
+    Durability says so: one disk is not enough, hence replication.  The
+    fuzzer keeps a majority of the nodes up, so it crashes nothing in a
+    one-node cluster: ``fuzz wal`` runs five independent nodes (its default).
+
     Examples
     --------
     >>> wal = WriteAheadLog(seed=1, checkpoint_every=2)
