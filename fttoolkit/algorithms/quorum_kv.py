@@ -373,6 +373,7 @@ class QuorumNode(Node):
         p = self.pending[op]
         version, value = self._newest(p["replies"])
         if p["kind"] == "put":
+            self.cancel_timer(QuorumTimeout(op, "read"))
             self._write_phase(op, version)
             return
         p["answered"] = True
@@ -403,7 +404,6 @@ class QuorumNode(Node):
             self.clock = max(self.clock, seen[0]) + 1
             version = (self.clock, self.id)
         p.update(phase="write", version=version, based_on=seen)
-        self.cancel_timer(QuorumTimeout(op, "read"))
         self._install(p["key"], version, p["value"])
         p["acks"] = {self.id}
         for peer in self.peers:

@@ -106,6 +106,13 @@ class QuorumStore(FrontDoor):
         self._next_op = 1
         self._cache = None       # (events list, events scanned, {op: record})
 
+    def fork(self):
+        """An independent copy of this store at this point (see :meth:`FrontDoor.fork`)."""
+        other = super().fork()
+        other._issued = dict(self._issued)
+        other._cache = None
+        return other
+
     @staticmethod
     def _check_params(params, n):
         mode = params.get("mode", "cp")
@@ -264,7 +271,7 @@ class QuorumStore(FrontDoor):
         """
         out = []
         for r in self.results():
-            if r["status"] == "refused" and r["kind"] == "get":
+            if r["status"] == "unreachable" or (r["status"] == "refused" and r["kind"] == "get"):
                 continue
             ret = r["ret"] if r["status"] == "ok" else None
             out.append(Operation(r["client"], r["kind"], r["key"], r["value"],
