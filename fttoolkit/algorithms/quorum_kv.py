@@ -41,8 +41,9 @@ version twice, even after a crash: its own copy, forced to disk before any
 Write leaves, records every counter it has used.  Conflicting concurrent
 versions are resolved by **last writer wins** (the highest version); no
 siblings are kept.  With scalar versions the store cannot tell two concurrent
-puts from two ordered ones; :func:`concurrent_puts` counts them from the
-client history and the ``based_on`` version each put reports.
+puts from two ordered ones; :func:`concurrent_puts` and :func:`lost_puts`
+find them from the ``based_on`` version each put reports: the version it
+read, hence the one put it was written after.
 
 CAP: ``mode``
 -------------
@@ -101,7 +102,7 @@ from ..core.node import Node
 
 __all__ = ["QuorumNode", "Get", "Put", "Read", "ReadReply", "Write", "WriteAck", "Repair", "GetOk", "PutOk",
            "Refused", "QuorumTimeout", "NEVER", "MODES", "format_version", "majority", "stale_read",
-           "stale_reads", "concurrent_puts", "INVARIANTS"]
+           "stale_reads", "concurrent_puts", "lost_puts", "INVARIANTS"]
 
 #: The version of a key that was never written.
 NEVER = (0, "")
@@ -229,10 +230,17 @@ class PutOk(Message):
 
 
 class Refused(Message):
-    """Coordinator to client (``cp`` mode): no quorum in time; the request is refused."""
+    """Coordinator to client (``cp`` mode): no quorum in time; the request is refused.
+
+    A put refused in its write phase was written on some replicas (at least the
+    coordinator's): ``version`` and ``based_on`` say what, as in :class:`PutOk`;
+    otherwise they are :data:`NEVER`.
+    """
 
     op: str
     reason: str
+    version: tuple = NEVER
+    based_on: tuple = NEVER
 
     def __repr__(self):
         return f"Refused({self.op}, {self.reason!r})"
@@ -464,7 +472,10 @@ class QuorumNode(Node):
         reason = f"{have} of {self.n} replicas answered in time; the {quorum} is {need}"
         del self.pending[timer.op]
         self.note("refused", op=timer.op, reason=reason)
-        self.send(p["client"], Refused(timer.op, reason))
+        if timer.phase == "write":                    # its own copy (and maybe others) hold it already
+            self.send(p["client"], Refused(timer.op, reason, p["version"], p["based_on"]))
+        else:
+            self.send(p["client"], Refused(timer.op, reason))
 
     # ============================================================================ replica
     def on_read(self, msg, sender):
@@ -545,31 +556,76 @@ def stale_reads(history):
     return found
 
 
+def _lineages(puts):
+    """Per key: version -> op, op -> parent op (the put whose version it read; ``None``: none known)."""
+    by_version, parent = {}, {}
+    for op, key, version, based_on, _ in puts:
+        by_version.setdefault(key, {})[version] = op
+    for op, key, version, based_on, _ in puts:
+        parent[op] = by_version[key].get(based_on)
+    return by_version, parent
+
+
+def _ancestors(op, parent):
+    seen = set()
+    while op is not None and op not in seen:
+        seen.add(op)
+        op = parent.get(op)
+    return seen
+
+
 def concurrent_puts(puts):
     """Pairs of acknowledged puts on the same key of which neither knew the other.
 
-    ``puts`` is a list of ``(op, key, version, based_on)`` for acknowledged
-    puts.  Put A *knew* put B if A's phase 1 saw B's version or a newer one
-    (``A.based_on >= B.version``).  Two puts that did not know each other are
-    concurrent: siblings for Dynamo, a silent loss for last-writer-wins.
-    Returns ``(winner, loser, key)`` triples (the winner has the higher
-    version), ordered by key, then loser, then winner.
+    ``puts`` is a list of ``(op, key, version, based_on, acknowledged)``, one
+    per put that got a version (acknowledged, or refused after writing some
+    replicas).  Versions are unique, so a put's ``based_on`` names the one put
+    whose value it read as the newest: its parent.  Put A *knew* put B if B is
+    A's parent, or its parent's parent, and so on.  Two puts that did not know
+    each other are concurrent: siblings for Dynamo's vector clocks, one of them
+    silently dropped for last writer wins.  Returns ``(winner, loser, key)``
+    triples for acknowledged pairs (the winner has the higher version), sorted.
 
-    >>> concurrent_puts([("a", "x", (1, "n1"), (0, "")), ("b", "x", (1, "n3"), (0, "")),
-    ...                  ("c", "x", (2, "n3"), (1, "n3"))])      # c came after b, which had replaced a
-    [('b', 'a', 'x')]
+    >>> puts = [("a", "x", (1, "n1"), (0, ""), True), ("b", "x", (1, "n3"), (0, ""), True),
+    ...         ("c", "x", (2, "n3"), (1, "n3"), True)]           # c was written after b
+    >>> concurrent_puts(puts)
+    [('b', 'a', 'x'), ('c', 'a', 'x')]
     """
+    _, parent = _lineages(puts)
+    known = {op: _ancestors(op, parent) for op, *_ in puts}
     by_key = {}
-    for item in puts:
-        by_key.setdefault(item[1], []).append(item)
+    for op, key, version, _, acknowledged in puts:
+        if acknowledged:
+            by_key.setdefault(key, []).append((version, op))
     found = []
     for key in sorted(by_key, key=str):
-        group = sorted(by_key[key], key=lambda item: item[2])
-        for i, (a, _, va, ba) in enumerate(group):
-            for b, _, vb, bb in group[i + 1:]:
-                if ba < vb and bb < va:          # vb > va here: b wins, a is lost
+        group = sorted(by_key[key])
+        for i, (_, a) in enumerate(group):
+            for _, b in group[i + 1:]:
+                if a not in known[b] and b not in known[a]:
                     found.append((b, a, key))
     return sorted(found, key=lambda t: (str(t[2]), str(t[1]), str(t[0])))
+
+
+def lost_puts(puts):
+    """The acknowledged puts that last writer wins drops for good, without any later put having read them.
+
+    Once the replicas converge, each key holds its highest version.  An
+    acknowledged put survives if it is that put or one of its ancestors (see
+    :func:`concurrent_puts`): a later put read it and built on it.  Every other
+    acknowledged put is *lost*: its client was told "ok", and its value is
+    overwritten by a put that never saw it.  Returns the op ids, sorted.
+
+    >>> lost_puts([("a", "x", (1, "n1"), (0, ""), True), ("b", "x", (1, "n3"), (0, ""), True),
+    ...            ("c", "x", (2, "n3"), (1, "n3"), True)])
+    ['a']
+    """
+    by_version, parent = _lineages(puts)
+    lost = []
+    for key, versions in by_version.items():
+        survivors = _ancestors(versions[max(versions)], parent)
+        lost += [op for op, k, _, _, acknowledged in puts if k == key and acknowledged and op not in survivors]
+    return sorted(lost, key=str)
 
 
 # ---------------------------------------------------------------------------------- checkers

@@ -14,8 +14,8 @@ are pure functions of their seed and parameters:
 import math
 import random
 
-from ..algorithms.quorum_kv import (INVARIANTS, MODES, Get, GetOk, Put, PutOk, QuorumNode, Refused,
-                                    concurrent_puts, majority, stale_read)
+from ..algorithms.quorum_kv import (INVARIANTS, MODES, NEVER, Get, GetOk, Put, PutOk, QuorumNode, Refused,
+                                    concurrent_puts, lost_puts, majority, stale_read)
 from ..core.errors import BadParameter
 from ..core.history import Operation
 from ..core.ids import id_key, node_ids, sorted_ids
@@ -237,6 +237,8 @@ class QuorumStore(FrontDoor):
                 record["ret"] = event.tick
                 if isinstance(msg, Refused):
                     record.update(status="refused", reason=msg.reason)
+                    if msg.version != NEVER:          # refused in its write phase: some copies hold it
+                        record.update(version=msg.version, based_on=msg.based_on)
                 elif isinstance(msg, GetOk):
                     record.update(status="ok", output=msg.value, version=msg.version)
                 elif isinstance(msg, PutOk):
@@ -296,19 +298,25 @@ class QuorumStore(FrontDoor):
     def conflicts(self):
         """Pairs of acknowledged puts on one key of which neither knew the other.
 
-        Put A knew put B if A's read phase saw B's version or a newer one
-        (``A.based_on >= B.version``).  Two puts acknowledged on the two sides
-        of a partition in ``ap`` mode do not know each other; last writer wins
-        keeps the higher version and drops the other, silently.  Returns dicts
-        ``{"key", "winner", "loser"}`` (op ids).
+        A put's ``based_on`` is the version it read as the newest, hence the
+        put it was written after; put A knew put B if B comes before A along
+        that chain (see :func:`fttoolkit.algorithms.quorum_kv.concurrent_puts`).
+        Puts acknowledged on the two sides of a partition in ``ap`` mode do not
+        know each other.  Returns dicts ``{"key", "winner", "loser"}`` (op ids;
+        the winner has the higher version, which last writer wins keeps).
         """
         return [{"key": key, "winner": winner, "loser": loser}
-                for winner, loser, key in concurrent_puts(_acknowledged_puts(self.results()))]
+                for winner, loser, key in concurrent_puts(_versioned_puts(self.results()))]
 
     def lost_writes(self):
-        """Acknowledged puts silently overwritten (last writer wins dropped them in a conflict), as records."""
-        losers = {c["loser"] for c in self.conflicts()}
-        return [r for r in self.results() if r["op"] in losers]
+        """Acknowledged puts that last writer wins drops without any later put having read them, as records.
+
+        See :func:`fttoolkit.algorithms.quorum_kv.lost_puts`: once the replicas
+        converge on each key's highest version, these values are gone, though
+        their clients were told the put succeeded.
+        """
+        lost = set(lost_puts(_versioned_puts(self.results())))
+        return [r for r in self.results() if r["op"] in lost]
 
     def replicas(self, key):
         """Node id -> its copy of ``key``, ``(version, value)`` (``((0, ''), None)``: none); ``None`` if crashed."""
@@ -353,9 +361,9 @@ class QuorumStore(FrontDoor):
                 self.get(key, via=via, client=f"w{k}", at=at)
 
 
-def _acknowledged_puts(records):
-    return [(r["op"], r["key"], r["version"], r["based_on"]) for r in records
-            if r["kind"] == "put" and r["status"] == "ok"]
+def _versioned_puts(records):
+    return [(r["op"], r["key"], r["version"], r["based_on"], r["status"] == "ok") for r in records
+            if r["kind"] == "put" and r["version"] is not None]
 
 
 def _stale_records(records):
@@ -472,8 +480,8 @@ def cap_experiment(mode="cp", n=5, minority=None, seed=0, ops_per_side=10, gap_t
     answered requests), ``conflicts`` (pairs of acknowledged puts on one key
     that did not know each other, see :meth:`QuorumStore.conflicts`),
     ``conflicting_writes`` (acknowledged puts in at least one such pair),
-    ``keys_in_conflict``, ``lost_writes``
-    (acknowledged puts silently dropped by last writer wins), ``stale_reads``
+    ``keys_in_conflict``, ``lost_writes`` (acknowledged puts that no later put
+    read, dropped by last writer wins, see :meth:`QuorumStore.lost_writes`), ``stale_reads``
     (during the whole run) and ``converged`` (every replica holds the same copy
     of every key at the end).
 
@@ -549,7 +557,7 @@ def cap_experiment(mode="cp", n=5, minority=None, seed=0, ops_per_side=10, gap_t
     out["conflicts"] = len(conflicts)
     out["conflicting_writes"] = len({c["loser"] for c in conflicts} | {c["winner"] for c in conflicts})
     out["keys_in_conflict"] = len({c["key"] for c in conflicts})
-    out["lost_writes"] = len({c["loser"] for c in conflicts})
+    out["lost_writes"] = len(kv.lost_writes())
     out["stale_reads"] = len(kv.stale_reads())
     out["converged"] = all(len(set(kv.replicas(key).values())) == 1 for key in keys)
     return out
