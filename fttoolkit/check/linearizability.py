@@ -11,8 +11,8 @@ register logs).
 
 Examples
 --------
-A write of 1, then two overlapping reads, the first seeing 2 (a concurrent
-write of 2 explains it) and the second seeing 1 only after 2 was read:
+A write of 1, then a long write of 2; a read sees 2, and a later read sees 1
+again: once 2 has been read, 1 cannot come back.
 
 >>> from fttoolkit.core.history import Operation as Op
 >>> h = [Op("a", "write", None, 1, None, 0, 1),
@@ -47,6 +47,14 @@ porcupine (2017): the events in a doubly linked list, an operation *lifted*
 out of the list when linearized and put back when undone, the linearized set
 as an integer bitset.
 
+One pruning is added: an operation that cannot change the state (a read, a
+failed compare-and-set) and is legal at the current point is taken there,
+and if that fails, so does the current point.  For if any linearization
+extends the current prefix, moving that operation to the front of the rest
+gives another: it reads the same state, leaves it alone for the others, and
+real time allows it because every pending response is later than its
+invocation (otherwise the search would not have reached it).
+
 An operation that never returned (``ret`` is ``None``, Jepsen's ``:info``)
 may take effect at any instant after its invocation, or never: its response
 is placed after every other event and its output is not constrained.  A read
@@ -56,10 +64,11 @@ invocation sorts before a response at the same time), so that integer
 simulated ticks never make a correct history look wrong.
 
 The search takes exponential time in the worst case (the problem is
-NP-complete: Gibbons & Korach, "Testing shared memories", 1997).  With
-``timeout_s`` the check answers ``"unknown"`` instead of exhausting memory;
-that is the only place the wall clock is read, and it can only turn a
-verdict into ``"unknown"``.
+NP-complete: Gibbons & Korach, "Testing shared memories", 1997).  The check
+answers ``"unknown"`` rather than exhausting memory when it has remembered
+``max_states`` pairs (:data:`MAX_STATES` by default), or after ``timeout_s``
+seconds: that is the only place the wall clock is read, and it can only turn
+a verdict into ``"unknown"``.
 """
 
 import re
@@ -70,13 +79,17 @@ from ..core.errors import BadParameter, FtError
 from ..core.history import Operation
 
 __all__ = ["check", "read_history", "parse_history", "Model", "MODELS", "REGISTER", "KV",
-           "LinearizabilityResult", "VERDICTS", "describe_operation"]
+           "LinearizabilityResult", "VERDICTS", "MAX_STATES", "describe_operation"]
 
 #: The three possible answers.
 VERDICTS = ("linearizable", "not linearizable", "unknown")
 
 _ILLEGAL = object()          # what a stepper returns when the object cannot give the recorded output
 _CHECK_CLOCK_EVERY = 4096    # search steps between two looks at the clock
+
+#: Default bound on the (linearized set, state) pairs remembered while searching one part: about
+#: 200 bytes each, so a few hundred megabytes at most before the answer becomes ``"unknown"``.
+MAX_STATES = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -101,6 +114,11 @@ class Model:
     compile : callable, optional
         ``compile(op) -> f`` with ``f(state)`` the new state, or the module's
         illegal marker; a faster form of ``step`` used by the search.
+    observes : callable, optional
+        ``observes(op) -> bool``: True if ``op`` can never change the state
+        when it gives its recorded answer (a read, a failed compare-and-set).
+        The search takes such an operation as soon as it is legal and tries
+        nothing else at that point (see the module's notes).  Default: none.
 
     Examples
     --------
@@ -117,6 +135,11 @@ class Model:
     step: object
     part_of: object
     compile: object = None
+    observes: object = None
+
+    def read_only(self, op):
+        """True if ``op`` answered something that it cannot have changed the state to give."""
+        return self.observes is not None and bool(self.observes(op))
 
     def stepper(self, op):
         """Return ``f(state)``: the next state after ``op``, or the illegal marker."""
@@ -179,10 +202,12 @@ def _kv_compile(op):
 #: A single register: ``read``, ``write`` and ``cas`` (value ``(old, new)``,
 #: output ``True`` if it swapped); it starts as ``None`` (Jepsen's ``nil``).
 REGISTER = Model("register", None, ("read", "write", "cas"), _register_step, lambda op: None,
-                 _register_compile)
+                 _register_compile,
+                 lambda op: op.ret is not None and (op.kind == "read" or (op.kind == "cas" and op.output is False)))
 #: A key-value map of strings: ``get``, ``put`` and ``append``; a missing key
 #: reads as ``""``.  Each key is an independent register-like part.
-KV = Model("kv", "", ("get", "put", "append"), _kv_step, lambda op: op.key, _kv_compile)
+KV = Model("kv", "", ("get", "put", "append"), _kv_step, lambda op: op.key, _kv_compile,
+           lambda op: op.kind == "get" and op.ret is not None)
 #: Models by name, for :func:`check`'s ``model`` argument.
 MODELS = {"register": REGISTER, "kv": KV}
 
@@ -261,6 +286,8 @@ class LinearizabilityResult:
         returned (none of them could come next).
     steps : int
         Search steps taken (a measure of work that does not depend on the machine).
+    states : int
+        (linearized set, state) pairs remembered, summed over the parts searched.
     limit : str or None
         When unknown: which limit stopped the search.
     """
@@ -276,6 +303,7 @@ class LinearizabilityResult:
     partial: list = None
     stuck: list = None
     steps: int = 0
+    states: int = 0
     limit: str = None
     unknown_key: object = field(default=None, repr=False)
 
@@ -312,7 +340,7 @@ def _at(op):
     return f"{describe_operation(op)} by {op.client} at {op.call}..{end}"
 
 
-def check(history, model="kv", timeout_s=None, max_steps=None):
+def check(history, model="kv", timeout_s=None, max_steps=None, max_states=MAX_STATES):
     """Decide whether ``history`` is linearizable with respect to ``model``.
 
     Parameters
@@ -324,6 +352,10 @@ def check(history, model="kv", timeout_s=None, max_steps=None):
     max_steps : int, optional
         Give up after this many search steps (a limit that does not depend
         on the machine).
+    max_states : int or None
+        Give up when the search of one part remembers this many
+        (linearized set, state) pairs (default :data:`MAX_STATES`), so that
+        a hard history answers ``"unknown"`` instead of exhausting memory.
 
     Returns
     -------
@@ -356,29 +388,34 @@ def check(history, model="kv", timeout_s=None, max_steps=None):
         raise BadParameter(f"timeout_s must be a number of seconds > 0, or None; got {timeout_s!r}")
     if max_steps is not None and not (isinstance(max_steps, int) and max_steps > 0):
         raise BadParameter(f"max_steps must be a whole number > 0, or None; got {max_steps!r}")
+    if max_states is not None and not (isinstance(max_states, int) and max_states > 0):
+        raise BadParameter(f"max_states must be a whole number > 0, or None; got {max_states!r}")
     parts = {}
     for op in ops:
         parts.setdefault(model.part_of(op), []).append(op)
     keys = sorted(parts, key=lambda k: (len(parts[k]), _sort_key(k)))
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    order, steps = {}, 0
+    order, steps, states = {}, 0, 0
     for done, key in enumerate(keys):
         budget = None if max_steps is None else max_steps - steps
-        outcome, ids, used = _search(parts[key], model, deadline, budget)
+        outcome, ids, used, remembered = _search(parts[key], model, deadline, budget, max_states)
         steps += used
+        states += remembered
         part = parts[key]
         if outcome is False:
             partial = [part[i] for i in ids]
             return LinearizabilityResult("not linearizable", model.name, len(parts), done + 1, len(ops),
                                          failing=list(part), failing_key=key, partial=partial,
-                                         stuck=_stuck(part, partial), steps=steps)
+                                         stuck=_stuck(part, partial), steps=steps, states=states)
         if outcome is None:
-            limit = ("the time limit of %g s" % timeout_s) if ids == "time" else f"the limit of {max_steps} steps"
+            limit = {"time": lambda: f"the time limit of {timeout_s:g} s",
+                     "steps": lambda: f"the limit of {max_steps} steps",
+                     "states": lambda: f"the limit of {max_states} remembered states"}[ids]()
             return LinearizabilityResult("unknown", model.name, len(parts), done, len(ops), steps=steps,
-                                         limit=limit, unknown_key=key)
+                                         states=states, limit=limit, unknown_key=key)
         order[key] = [part[i] for i in ids]
     return LinearizabilityResult("linearizable", model.name, len(parts), len(parts), len(ops), order=order,
-                                 steps=steps)
+                                 steps=steps, states=states)
 
 
 def _sort_key(key):
@@ -410,9 +447,14 @@ def _operations(history, model):
             raise BadParameter(f"history[{position}]: the kv model appends strings; got {op.value!r}")
         if op.ret is None and op.kind in _READS:
             continue
-        ops.append((op.order(), position, op))
-    ops.sort(key=lambda t: t[:2])
-    return [op for _, _, op in ops]
+        ops.append((op.order(), _tie_break(op), position, op))
+    ops.sort(key=lambda t: t[:3])
+    return [op for *_, op in ops]
+
+
+def _tie_break(op):
+    """Order operations invoked at the same time by the same client whatever the input order."""
+    return (op.ret is None, op.ret or 0, op.kind, repr(op.key), repr(op.value), repr(op.output))
 
 
 def _stuck(part, partial):
@@ -425,18 +467,19 @@ def _stuck(part, partial):
     return [op for op in rest if op.call <= first_return]
 
 
-def _search(ops, model, deadline, budget):
+def _search(ops, model, deadline, budget, max_states):
     """Search for a linearization of ``ops`` (sorted by invocation).
 
-    Returns ``(True, order, steps)`` with the indices of ``ops`` in a
-    linearization order, ``(False, longest, steps)`` with the longest
-    linearizable prefix found, or ``(None, "time" | "steps", steps)``.
+    Returns ``(True, order, steps, states)`` with the indices of ``ops`` in a
+    linearization order, ``(False, longest, steps, states)`` with the longest
+    linearizable prefix found, or ``(None, "time" | "steps" | "states",
+    steps, states)``.
     """
     n = len(ops)
     completed = [op.ret is not None for op in ops]
     need = sum(completed)
     if need == 0:
-        return True, [], 0
+        return True, [], 0, 0
     # The events in time order; an invocation before a response at the same time,
     # responses that never came after everything.
     events = []
@@ -458,6 +501,8 @@ def _search(ops, model, deadline, budget):
         if not kind:
             match[position] = response_at[i]
     steppers = [model.stepper(op) for op in ops]
+    pure = [model.read_only(op) for op in ops]
+    any_pure = any(pure)
     bits = [1 << i for i in range(n)]
     seen = set()
     stack = []                       # (call entry, state before it)
@@ -468,35 +513,52 @@ def _search(ops, model, deadline, budget):
         steps += 1
         if not steps % _CHECK_CLOCK_EVERY:
             if deadline is not None and time.monotonic() > deadline:
-                return None, "time", steps
+                return None, "time", steps, len(seen)
+            if max_states is not None and len(seen) >= max_states:
+                return None, "states", steps, len(seen)
         if budget is not None and steps > budget:
-            return None, "steps", steps - 1
+            return None, "steps", steps - 1, len(seen)
         response = match[entry]
         if response:                 # an invocation: try to linearize its operation now
             i = opid[entry]
             new = steppers[i](state)
-            if new is not _ILLEGAL:
-                key = (linearized | bits[i], new)
-                if key not in seen:
-                    seen.add(key)
-                    stack.append((entry, state))
-                    state, linearized = new, key[0]
-                    before, after = prv[entry], nxt[entry]         # lift the call ...
-                    nxt[before], prv[after] = after, before
-                    before, after = prv[response], nxt[response]   # ... and its response
-                    nxt[before], prv[after] = after, before
-                    if completed[i]:
-                        done += 1
-                        if done == need:
-                            return True, [opid[e] for e, _ in stack], steps
-                    entry = nxt[0]
-                    continue
-            entry = nxt[entry]
-        else:                        # a response whose operation is not linearized: undo the last choice
-            if len(stack) > len(longest):
-                longest = [opid[e] for e, _ in stack]
+            if new is _ILLEGAL:
+                entry = nxt[entry]
+                continue
+            key = (linearized | bits[i], new)
+            if key not in seen:
+                seen.add(key)
+                stack.append((entry, state))
+                state, linearized = new, key[0]
+                before, after = prv[entry], nxt[entry]         # lift the call ...
+                nxt[before], prv[after] = after, before
+                before, after = prv[response], nxt[response]   # ... and its response
+                nxt[before], prv[after] = after, before
+                if completed[i]:
+                    done += 1
+                    if done == need:
+                        return True, [opid[e] for e, _ in stack], steps, len(seen)
+                entry = nxt[0]
+                if any_pure:        # a legal read-only operation, if any, is the one to try first
+                    e = entry
+                    while match[e]:
+                        j = opid[e]
+                        if pure[j] and steppers[j](state) is not _ILLEGAL:
+                            entry = e
+                            break
+                        e = nxt[e]
+                continue
+            if not pure[i]:
+                entry = nxt[entry]
+                continue
+            # a legal read whose sequel was already refuted: this configuration fails too
+        # A response whose operation is not linearized: undo the last choice.  A read-only
+        # operation taken where it was legal was the only choice worth trying there: undo further.
+        if len(stack) > len(longest):
+            longest = [opid[e] for e, _ in stack]
+        while True:
             if not stack:
-                return False, longest, steps
+                return False, longest, steps, len(seen)
             entry, state = stack.pop()
             i = opid[entry]
             linearized ^= bits[i]
@@ -507,7 +569,9 @@ def _search(ops, model, deadline, budget):
             prv[nxt[response]] = response
             nxt[prv[entry]] = entry                           # ... and the call
             prv[nxt[entry]] = entry
-            entry = nxt[entry]
+            if not pure[i]:
+                break
+        entry = nxt[entry]
 
 
 # ---------------------------------------------------------------------------------------------
