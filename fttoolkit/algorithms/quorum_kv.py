@@ -54,6 +54,8 @@ may still have been written on some replicas (like Jepsen's ``:info``, it
 may take effect later).  ``"ap"``: the coordinator accepts with whatever
 replicas it reached by the timeout (a *sloppy* quorum, at least itself), so
 both sides of a partition answer, and their writes conflict when it heals.
+Dynamo's hinted handoff (writing to stand-in nodes) and Merkle-tree
+anti-entropy are left out: replicas converge through read repair only.
 
 Which guarantee?
 ----------------
