@@ -409,7 +409,7 @@ def check(history, model="kv", timeout_s=None, max_steps=None, max_states=MAX_ST
                                          stuck=_stuck(part, partial), steps=steps, states=states)
         if outcome is None:
             limit = {"time": lambda: f"the time limit of {timeout_s:g} s",
-                     "steps": lambda: f"the limit of {max_steps} steps",
+                     "steps": lambda: f"the limit of {max_steps} step{'s' * (max_steps != 1)}",
                      "states": lambda: f"the limit of {max_states} remembered states"}[ids]()
             return LinearizabilityResult("unknown", model.name, len(parts), done, len(ops), steps=steps,
                                          states=states, limit=limit, unknown_key=key)

@@ -115,7 +115,8 @@ def plot_history(history, result=None, ax=None, width=None, height=None, keys=No
         Draw into this axes instead of a new figure.
     width, height : int
         Pixel size of a new figure (default: 900 pixels wide, more for a
-        long history; 44 pixels per client + 90 high).
+        long history; 44 pixels per client + 94 high; both grow with the
+        theme's font scale).
     keys : iterable, optional
         Draw only the operations on these keys.
     labels : bool
@@ -159,13 +160,17 @@ def plot_history(history, result=None, ax=None, width=None, height=None, keys=No
     left = first - 0.02 * span
 
     if ax is None:
+        scale = theme.font_scale
         per_lane = max([sum(op.client == c for op in ops) for c in clients], default=0)
-        width = width or max(900, min(2400, 90 * per_lane))
-        height = height or 44 * max(len(clients), 1) + 90
+        width = width or round(max(900 * scale, min(2400, 90 * per_lane)))
+        top, bottom = 50 * scale, 44 * scale     # two title lines; the time axis and its label
+        height = height or round(44 * scale * max(len(clients), 1) + top + bottom)
+        name_px = max([len(str(c)) for c in clients], default=1) * theme.font(9) * 100 / 72 * 0.62
+        left_px = 34 * scale + name_px           # the client names and the "client" label
         fig = Figure(figsize=(width / 100, height / 100), dpi=100, facecolor=theme.background)
         FigureCanvasAgg(fig)
-        fig.subplots_adjust(left=min(0.2, 70 / width), right=1 - 12 / width, top=1 - 50 / height,
-                            bottom=44 / height)
+        fig.subplots_adjust(left=min(0.3, left_px / width), right=1 - 12 / width, top=1 - top / height,
+                            bottom=bottom / height)
         ax = fig.add_subplot()
     ax.set_facecolor(theme.background)
 
@@ -288,10 +293,10 @@ def _title(ops, clients, result):
     if result is None:
         return f"History: {size}"
     if result.verdict == "linearizable":
-        return f"Linearizable: {size}\ndots: linearization points, joined in linearization order"
+        return f"Linearizable: {size}\ndots: linearization points, joined in order"
     if result.verdict == "unknown":
         return f"Unknown ({result.limit} reached): {size}"
     where = f"key {result.failing_key!r}" if result.model != "register" else "the register"
     return (f"Not linearizable: the {len(result.failing)} operations on {where} have no linearization\n"
-            f"open dots: the longest linearizable prefix found ({len(result.partial)} operations); "
-            f"thick: none of these can come next")
+            f"open dots: the longest linearizable prefix found ({len(result.partial)}); "
+            f"thick: none can come next")
