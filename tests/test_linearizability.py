@@ -12,6 +12,8 @@ import itertools
 import pathlib
 import random
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -549,6 +551,15 @@ def test_lincheck_prints_one_line_per_file_and_exits_0(capsys):
     verdict = {f: check(*reversed(read_history(f))).verdict for f in files}
     assert lines == [f"{f}: {verdict[f]}" for f in files]
     assert {"linearizable", "not linearizable"} <= set(verdict.values())
+
+
+@needs_oracles
+def test_lincheck_runs_as_a_command():
+    files = [str(p) for p in KV_FILES if p.name.startswith("c10")]
+    out = subprocess.run([sys.executable, "-m", "fttoolkit", "lincheck", *files], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [f"{files[0]}: not linearizable", f"{files[1]}: linearizable"]
 
 
 def test_lincheck_explains_on_request(tmp_path, capsys):
