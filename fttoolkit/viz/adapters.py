@@ -24,15 +24,18 @@ from ..algorithms.broadcast import BroadcastNode
 from ..algorithms.heartbeat import HeartbeatNode
 from ..algorithms.multipaxos import MultiPaxosNode
 from ..algorithms.paxos import PaxosNode
+from ..algorithms.quorum_kv import QuorumNode
 from ..algorithms.raft import RaftNode
 from ..algorithms.swim import SwimNode
 from ..algorithms.threepc import ThreePCNode
 from ..algorithms.twopc import TwoPCNode
+from ..algorithms.wal import Ack as WalAck, Checkpoint, LogRecord, WalNode, read_record
+from ..core.intentions import Torn
 from ..core.messages import Message
 from .style import ROLE_COLOURS
 
 __all__ = ["ViewAdapter", "BroadcastView", "RaftView", "PaxosView", "MultiPaxosView", "TransactionView",
-           "TwoPhaseCommitView", "ThreePhaseCommitView", "DetectorView", "HeartbeatView", "SwimView", "Table", "Cell",
+           "TwoPhaseCommitView", "ThreePhaseCommitView", "DetectorView", "HeartbeatView", "SwimView", "WalView", "QuorumView", "Table", "Cell",
            "adapter_for", "register_adapter"]
 
 _ADAPTERS = {}
@@ -550,3 +553,124 @@ class SwimView(DetectorView):
 def _message_order(msg_id):
     origin, _, number = str(msg_id).partition(":")
     return (int(number) if number.isdigit() else 0, origin)
+
+
+# ---------------------------------------------------------------------------------- failure recovery
+def _wal_record_cell(record, node, up):
+    """One record of a write-ahead log on disk as a table cell (see :class:`WalView`)."""
+    parsed = read_record(record)
+    if isinstance(record, Torn) or not getattr(parsed, "valid", False):
+        what = "torn" if isinstance(record, Torn) else "bad checksum"
+        return Cell(f"{what}", "odd", f"{what}: recovery discards it ({_short_value(record, 60)})")
+    if isinstance(parsed, Checkpoint):
+        return Cell(f"CKPT \u2264{parsed.lsn}", "faded" if not up else "",
+                    f"checkpoint of the store up to LSN {parsed.lsn}: {_short_value(dict(parsed.store), 60)}")
+    if isinstance(parsed, LogRecord):
+        op = "=" if parsed.kind == "put" else "+="
+        text = f"{parsed.lsn} {parsed.key}{op}{_short_value(parsed.arg, 6)}"
+        tip = f"LSN {parsed.lsn}: {parsed.kind} {parsed.key} {parsed.arg!r} (client op {parsed.op})"
+        if not up:
+            return Cell(text, "faded", tip)
+        if parsed.lsn <= node.checkpoint_lsn:
+            return Cell(text, "faded", tip + "; covered by the checkpoint")
+        if parsed.lsn <= node.applied_lsn:
+            return Cell(text, "good", tip + "; applied")
+        return Cell(text, "", tip + "; still to redo")
+    return Cell(_short_value(record, 10), "faded")
+
+
+@register_adapter(WalNode)
+class WalView(ViewAdapter):
+    """Crash recovery with a write-ahead log: each node's role (recovering or serving), how far its
+    store reflects the log (applied LSN), and its disk: the log tail with the checkpoint mark, torn
+    records in orange, and the writes the client saw acknowledged."""
+
+    role_styles = {"serving": ("#DCEBF7", "o"), "recovering": ("#FBE3C0", "o")}
+    message_types = ("Put", "Append", "Get", "TakeCheckpoint", "Ack", "Value")
+
+    def caption(self, node):
+        if node.role == "recovering":
+            left = len(node.redo)
+            return f"recovering \u00b7 {left} to redo" if left else "recovering"
+        return f"serving \u00b7 LSN {node.applied_lsn}"
+
+    def badge(self, node):
+        if node.buffer:
+            return f"{len(node.buffer)} in group commit"
+        if node.checkpoint_lsn:
+            return f"checkpoint \u2264{node.checkpoint_lsn}"
+        return None
+
+    def table(self, sim, limit=8):
+        """Rows: nodes. Columns: role, applied LSN, acknowledged writes, then the last records on disk."""
+        acked = {}
+        for event in sim.trace:
+            if event.kind == "reply" and isinstance(event["msg"], WalAck):
+                acked[event.node] = acked.get(event.node, 0) + 1
+        width = min(limit, max((len(sim.disks.get(i, [])) for i in sim.ids), default=0))
+        rows = []
+        for node_id in sim.ids:
+            node, up = sim.nodes[node_id], sim.up[node_id]
+            faded = "" if up else "faded"
+            disk = sim.disks.get(node_id, [])
+            row = [Cell(node_id, faded, "" if up else "crashed: memory lost, the disk survives"),
+                   Cell(node.role if up else "crashed", faded or ("odd" if node.role == "recovering" else "")),
+                   Cell(str(node.applied_lsn) if up else "-", faded, "the last LSN the store reflects"),
+                   Cell(str(acked.get(node_id, 0)), faded, "writes acknowledged to clients")]
+            tail = disk[-width:] if width else []
+            row += [Cell("")] * (width - len(tail)) + [_wal_record_cell(r, node, up) for r in tail]
+            rows.append(row)
+        first = max((len(sim.disks.get(i, [])) for i in sim.ids), default=0) - width
+        columns = ["node", "role", "applied", "acked"] + [f"#{first + k}" for k in range(width)]
+        return Table("Each node's disk: the tail of its write-ahead log", columns, rows,
+                     "green: applied to the store \u00b7 grey: covered by the checkpoint (or crashed) \u00b7 "
+                     "white: still to redo \u00b7 orange: torn or bad checksum, discarded")
+
+
+# ---------------------------------------------------------------------------------- quorum store
+def _version_text(version):
+    counter, writer = version
+    return f"{counter}.{writer}"
+
+
+@register_adapter(QuorumNode)
+class QuorumView(ViewAdapter):
+    """A quorum-replicated store: what each coordinator is collecting (replies out of R, acks out of W),
+    and a table of every replica's version of every key, stale copies in orange."""
+
+    role_styles = {"replica": ("#DCEBF7", "o")}
+    message_types = ("Get", "Put", "Read", "ReadReply", "Write", "WriteAck", "Repair", "GetOk", "PutOk", "Refused")
+
+    def caption(self, node):
+        return f"{len(node.store)} key{'s' if len(node.store) != 1 else ''} \u00b7 clock {node.clock}"
+
+    def badge(self, node):
+        busy = [(op, p) for op, p in node.pending.items() if not p["answered"]]
+        if not busy:
+            return None
+        op, p = busy[-1]
+        if p["phase"] == "read":
+            return f"{p['kind']} {p['key']}: {len(p['replies'])}/{node.r} replies"
+        return f"put {p['key']}: {len(p['acks'])}/{node.w} acks"
+
+    def table(self, sim, limit=10):
+        """Rows: replicas; columns: keys; each cell the value and its version (counter.writer)."""
+        keys = sorted({k for i in sim.ids for k in sim.nodes[i].store}, key=str)[:limit]
+        newest = {k: max((sim.nodes[i].store[k][0] for i in sim.ids if k in sim.nodes[i].store), default=None)
+                  for k in keys}
+        rows = []
+        for node_id in sim.ids:
+            node, up = sim.nodes[node_id], sim.up[node_id]
+            row = [Cell(node_id, "" if up else "faded", "" if up else "crashed: its copies are on its disk")]
+            for key in keys:
+                if key not in node.store:
+                    row.append(Cell("-", "faded" if not up else "odd", f"{node_id} has no copy of {key}"))
+                    continue
+                version, value = node.store[key]
+                fresh = version == newest[key]
+                mark = "faded" if not up else ("good" if fresh else "odd")
+                row.append(Cell(f"{_short_value(value, 8)} @{_version_text(version)}", mark,
+                                f"{key} = {value!r}, version {version}" + ("" if fresh else " (stale copy)")))
+            rows.append(row)
+        return Table("Each replica's copy of each key (value @ version)", ["replica"] + [str(k) for k in keys], rows,
+                     "green: the newest version of that key \u00b7 orange: stale or missing copy \u00b7 grey: crashed")
