@@ -137,10 +137,10 @@ def run_tlc(jar, work, module, config, flags=()):
 
 
 CHILD = """
-import json, resource, sys, time
-start = time.perf_counter()
+import json, sys, time
 from fttoolkit.check.explore import explore
 from fttoolkit.check.specs.paxos import PaxosSpec
+start = time.perf_counter()
 result = explore(PaxosSpec(acceptors=3, values=2, max_ballot=int(sys.argv[1])))
 print(json.dumps({"distinct": result.distinct, "generated": result.generated, "depth": result.depth,
                   "violations": len(result.violations), "explore_s": time.perf_counter() - start}))
