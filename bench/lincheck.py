@@ -1,6 +1,6 @@
 """Linearizability checking time: each Jepsen key-value history, and the 103 etcd histories as a set.
 
-Reads the histories of ``../shared/oracles/linearizability/`` (or ``--oracles DIR``), checks each with
+Reads the histories of ``tests/data/oracles/linearizability/`` (copied from porcupine) (or ``--oracles DIR``), checks each with
 :func:`fttoolkit.check.linearizability.check` and prints one JSON object per line:
 ``{"bench": NAME, "value": V, "unit": U}`` — the checking time of each ``kv`` file (reading excluded),
 the total time and the count of each verdict over the etcd set, and the search steps of the slowest
@@ -20,7 +20,7 @@ import time
 from fttoolkit.check.linearizability import VERDICTS, check, read_history
 from fttoolkit.core.history import Operation
 
-ORACLES = pathlib.Path(__file__).resolve().parents[2] / "shared" / "oracles" / "linearizability"
+ORACLES = pathlib.Path(__file__).resolve().parents[1] / "tests" / "data" / "oracles" / "linearizability"
 
 
 def timed(path, timeout_s, repeat):

@@ -22,7 +22,7 @@ from fttoolkit.cli import main
 from fttoolkit.core.errors import BadParameter, FtError
 from fttoolkit.core.history import Operation as Op
 
-ORACLES = pathlib.Path(__file__).resolve().parents[2] / "shared" / "oracles" / "linearizability"
+ORACLES = pathlib.Path(__file__).resolve().parent / "data" / "oracles" / "linearizability"
 KV_FILES = sorted((ORACLES / "kv").glob("*.txt"))
 ETCD_FILES = sorted((ORACLES / "jepsen").glob("etcd_*.log"))
 needs_oracles = pytest.mark.skipif(not KV_FILES or not ETCD_FILES, reason="the oracle histories are not here")
