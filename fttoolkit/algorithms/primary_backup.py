@@ -14,7 +14,7 @@ the price of a consensus round in every failover.)
 Writes.  A client sends :class:`Write` to the primary.  The primary appends an
 :class:`Entry` ``(epoch, lsn)`` to its log, forces it (``("entry", epoch,
 entry)``: every storage write carries the epoch of the primary that made it),
-and ships it to every other replica with :class:`Replicate`.  A backup checks
+and ships it with :class:`Replicate` to the members and to any replica catching up.  A backup checks
 the epoch (fencing, :meth:`PrimaryBackupNode.accepts_epoch`), checks that its
 log holds the entry just before the new ones (``prev``), stores them and
 answers :class:`Stored`.
@@ -610,7 +610,8 @@ class PrimaryBackupNode(Node):
         self.ready, self.lease_until = False, None
         self.match, self.next, self.pending, self.pending_adds = {}, {}, {}, {}
         self.takeover_lsn = 0
-        self.add_asked = {}
+        self.add_asked, self.followers = {}, set()
+        self.heard_primary = False
         self.set_timer(HeartbeatDue(), self.params["heartbeat_ticks"])
         if self.epoch > 0:                     # a returning replica: tell the coordinator at once
             self._heartbeat()
@@ -737,6 +738,7 @@ class PrimaryBackupNode(Node):
             client, wid = self.pending[lsn]
             self.send(client, WriteReply(wid, False, old_epoch, lsn, "deposed: outcome unknown"))
         self.pending, self.match, self.next, self.pending_adds = {}, {}, {}, {}
+        self.followers = set()
         self.ready, self.lease_until = False, None
         self.role = "backup"
         self.cancel_timer(RetransmitDue(old_epoch))
@@ -792,6 +794,7 @@ class PrimaryBackupNode(Node):
             self._adopt(msg.epoch, sender)
         elif msg.epoch == self.epoch and self.primary is None:
             self.primary = sender
+        self.heard_primary = True
         if not self._has(msg.prev_lsn, msg.prev_epoch) and "serve-before-catch-up" not in self.bugs:
             base_lsn, base_epoch, runs = self.summary()
             self.send(sender, CatchUpRequest(msg.epoch, base_lsn, base_epoch, runs))
@@ -833,6 +836,7 @@ class PrimaryBackupNode(Node):
             return
         if msg.epoch > self.epoch:
             self._adopt(msg.epoch, sender)
+        self.heard_primary = True
         in_line = self.epoch_at(msg.lsn) == msg.last_epoch and msg.lsn >= self.base_lsn
         folded = msg.lsn < self.base_lsn and self.params["replication"] == "sync"
         if not (in_line or folded):            # install: the whole state replaces the log
@@ -856,11 +860,12 @@ class PrimaryBackupNode(Node):
         self.match = {r: None for r in others}
         self.next = {r: None for r in others}
         self.pending, self.pending_adds, self.add_asked = {}, {}, {}
+        self.followers = {m for m in self.members if m != self.id}
         self.note("became primary", epoch=self.epoch, replication=self.params["replication"],
                   log=self.last_lsn)
         self._heartbeat()                      # ask for a lease at once
-        for replica in others:
-            self._ship(replica)
+        for replica in sorted_ids(self.followers):
+            self._ship(replica)                # the others ask to catch up when they hear of this epoch
         self.set_timer(RetransmitDue(self.epoch), self.params["retransmit_ticks"])
         self._advance()
 
@@ -1037,6 +1042,7 @@ class PrimaryBackupNode(Node):
             return
         if self.role != "primary" or msg.epoch != self.epoch or sender not in self.match:
             return
+        self.followers.add(sender)
         self.match[sender] = max(self.match[sender] or 0, msg.lsn)
         self.next[sender] = max(self.next[sender] or 0, self.match[sender] + 1)
         self._maybe_add(sender)
@@ -1066,6 +1072,7 @@ class PrimaryBackupNode(Node):
         if self.role != "primary" or sender not in self.match:
             return
         point = self.match_point(msg.base_lsn, msg.base_epoch, msg.runs)
+        self.followers.add(sender)
         self.match[sender] = point
         self.next[sender] = point + 1 if point is not None else 0
         self.note("catch-up", node=sender, match=point, plan=self.catch_up_plan(point))
@@ -1083,7 +1090,8 @@ class PrimaryBackupNode(Node):
         if self.role != "primary" or timer.epoch != self.epoch:
             return
         last = self.last_lsn
-        for replica in sorted_ids(self.match):
+        self.followers |= {m for m in self.members if m != self.id} | set(self.pending_adds)
+        for replica in sorted_ids(self.followers):
             known = self.match[replica]
             if known is None or known < last:
                 self.next[replica] = None if known is None else known + 1
@@ -1104,6 +1112,9 @@ class PrimaryBackupNode(Node):
         if self.is_coordinator:
             return
         self._heartbeat()
+        if self.role == "recovering" and not self.heard_primary:
+            self._ask_catch_up()               # nothing from the primary lately: ask (again) to catch up
+        self.heard_primary = False
         self.set_timer(HeartbeatDue(), self.params["heartbeat_ticks"])
 
 
