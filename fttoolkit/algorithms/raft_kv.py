@@ -403,6 +403,13 @@ class KVClient:
     >>> c.sent(5, "n2", ClientQuery("c1", 1, "x"))
     >>> c.due(50), c.due(105)              # no answer from n2 by t=105: try the next server
     (None, 'n3')
+
+    Notes
+    -----
+    Ongaro (thesis, 2014), §6.2: a client that does not know the leader
+    asks any server, which redirects it; after a timeout it tries another
+    server.  §6.3: the retry carries the same sequence number, so that the
+    state machine can recognise it.
     """
 
     def __init__(self, client_id, servers, retry_ticks=100, backoff_ticks=20, max_hops=3):
@@ -508,6 +515,13 @@ class ClientHistory:
     >>> h.follow(E(kind="reply", tick=10, node="n2", data={"msg": ClientResponse("c2", 1, NOT_LEADER, None, None)}))
     >>> len(h), len(h.operations())             # refused everywhere so far: certainly not applied
     (2, 1)
+
+    Notes
+    -----
+    The ``:ok`` / ``:info`` / ``:fail`` distinction is Jepsen's (Kingsbury,
+    "Jepsen: etcd and Consul", 2014); the history is what Herlihy & Wing's
+    definition ("Linearizability: a correctness condition for concurrent
+    objects", 1990) is about: invocations and responses in real time.
     """
 
     # record: [client, kind, key, value, output, call, ret, sequence_num, open attempts {server: n}]

@@ -16,7 +16,15 @@ Every request and answer is in the trace, so the history of operations
 history of that key must be linearizable (Herlihy & Wing 1990), decided by
 :func:`fttoolkit.check.linearizability.check`.  Checking each read as it
 returns is enough: a history whose reads all passed is linearizable, since a
-write can always take effect just before it returns.
+write can always take effect just before it returns.  A check that exceeds
+its search budget is reported as the distinct violation *Linearizability
+unknown*, never as a pass.
+
+Notes
+-----
+Herlihy & Wing, "Linearizability: A Correctness Condition for Concurrent
+Objects" (1990); Ongaro, "Consensus: Bridging Theory and Practice" (thesis,
+2014), chapter 6; Kingsbury, "Jepsen: etcd and Consul" (2014).
 """
 
 from ..algorithms.raft import INVARIANTS as RAFT_INVARIANTS
@@ -167,7 +175,8 @@ class RaftKV(Raft):
     ``stale-read`` (a leader answers reads without confirming it still leads)
     and ``no-sessions`` (no duplicate detection).  Clients are named by
     strings that are not node ids (``"c1"``, ``"alice"``); each has one
-    operation outstanding at a time.
+    operation outstanding at a time.  Raft's ``submit`` and ``agree`` still
+    work, with plain commands outside any session (not in the history).
 
     Examples
     --------
