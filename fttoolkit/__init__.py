@@ -25,9 +25,9 @@ from .core import BadParameter, FtError, InvalidAction, Message, Node, Timer, Un
 
 __version__ = "0.1.0"
 
-_LAZY = {"Broadcast", "Paxos", "Raft", "MultiPaxos", "FrontDoor", "REGISTRY", "Simulation", "DistributedTransaction", "ThreePhaseCommit", "FailureDetection", "SwimDetection"}
+_LAZY = {"Broadcast", "Paxos", "Raft", "MultiPaxos", "FrontDoor", "REGISTRY", "Simulation", "DistributedTransaction", "ThreePhaseCommit", "FailureDetection", "SwimDetection", "ByzantineAgreement", "WriteAheadLog", "QuorumStore", "RaftKV", "PrimaryBackup"}
 
-__all__ = ["Broadcast", "Paxos", "Raft", "MultiPaxos", "DistributedTransaction", "ThreePhaseCommit", "FailureDetection", "SwimDetection", "FrontDoor", "REGISTRY", "Simulation", "Node", "Message", "Timer",
+__all__ = ["Broadcast", "Paxos", "Raft", "MultiPaxos", "DistributedTransaction", "ThreePhaseCommit", "FailureDetection", "SwimDetection", "ByzantineAgreement", "WriteAheadLog", "QuorumStore", "RaftKV", "PrimaryBackup", "FrontDoor", "REGISTRY", "Simulation", "Node", "Message", "Timer",
            "FtError", "UnknownNode", "BadParameter", "InvalidAction", "__version__"]
 
 

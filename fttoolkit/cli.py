@@ -22,6 +22,16 @@ Commands
 ``make-exercises [--check]``
     Generate ``exercises/`` from ``solutions/`` (``--check``: only say whether
     they differ; exit 1 if they do).
+``lincheck FILE... [--timeout SECONDS] [--explain]``
+    Check Jepsen histories for linearizability (key-value EDN maps or etcd
+    register logs); print ``FILE: linearizable``, ``FILE: not linearizable``
+    or ``FILE: unknown`` per file.  Exit 0 whenever checking ran.
+``explore SYSTEM [--OPTION VALUE ...] [--deadlock] [--max-states N] [--max-depth N] [--invariant NAME] [--all]``
+    Explore every reachable state of SYSTEM breadth first (``twophase --rm 3``,
+    ``tcommit``, ``paxos-spec --acceptors 3 --values 2 --max-ballot 1``...);
+    print ``distinct states: N``, ``states generated: M``, ``depth: D`` as TLC
+    counts them, then each violation with its shortest trace.  Exit 1 if an
+    invariant failed (or, with ``--deadlock``, a deadlock was found).
 
 A user's mistake (unknown algorithm, probability outside [0, 1]...) prints one
 line starting ``fttoolkit: error:`` and exits with status 2; no traceback.
@@ -127,6 +137,31 @@ def build_parser():
                                description="Write exercises/NN_*.ipynb from solutions/NN_*.ipynb, each "
                                            "solution region replaced by a stub that raises NotImplementedError.")
     make.add_argument("--check", action="store_true", help="only check that exercises/ is up to date")
+
+    lincheck = commands.add_parser(
+        "lincheck", help="check Jepsen histories for linearizability",
+        description="Check each history FILE (Jepsen key-value EDN maps, or Jepsen's etcd register log) "
+                    "for linearizability; print one line per file: FILE: linearizable, "
+                    "FILE: not linearizable or FILE: unknown (the time limit, or the limit of "
+                    "remembered search states, was reached).")
+    lincheck.add_argument("files", nargs="+", metavar="FILE")
+    lincheck.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                          help="time limit per file, after which the answer is 'unknown' (default: none)")
+    lincheck.add_argument("--explain", action="store_true",
+                          help="after each verdict, say why (indented lines)")
+
+    from .check.explore import common_options_text, systems_text
+    explore = commands.add_parser(
+        "explore", help="model-check a system: every reachable state, breadth first",
+        description="Explore every reachable state of SYSTEM breadth first, check its invariants in each, "
+                    "and print TLC's figures (distinct states, states generated, depth) and each violation "
+                    "with a shortest trace. Exit 1 if a property failed.",
+        epilog="options of every system:\n" + common_options_text()
+               + "\nsystems and their options:\n" + systems_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    explore.add_argument("system", metavar="SYSTEM", help="the system to explore (see the list below)")
+    explore.add_argument("options", nargs=argparse.REMAINDER, metavar="--OPTION VALUE",
+                         help="the system's options and the exploration's")
     return parser
 
 
@@ -154,6 +189,25 @@ def _make_exercises(args):
     for name in made:
         print(f"wrote exercises/{name}")
     return EXIT_OK
+
+
+def _lincheck(args):
+    from .check.linearizability import check, read_history
+    if args.timeout is not None and not args.timeout > 0:
+        raise BadParameter(f"--timeout must be more than 0 seconds; got {args.timeout:g}")
+    status = EXIT_OK
+    for path in args.files:
+        try:
+            model, history = read_history(path)
+        except FtError as exc:
+            print(f"fttoolkit: error: {exc}", file=sys.stderr)
+            status = EXIT_USAGE
+            continue
+        result = check(history, model=model, timeout_s=args.timeout)
+        print(f"{path}: {result.verdict}", flush=True)
+        if args.explain:
+            print("\n".join("    " + line for line in result.explain().splitlines()))
+    return status
 
 
 def _params(pairs):
@@ -208,7 +262,7 @@ def _fuzz(args):
         if bug not in known:
             raise FtError(f"unknown bug {bug!r} for {args.algo}; known bugs: {', '.join(sorted(known))}")
     params = _params(args.param)
-    door_class(nodes=1, **params)   # checks the parameter names and values now
+    door_class(nodes=args.nodes, **params)   # checks the parameter names and values now (node ids too)
     presets = {} if args.no_presets else door_class.presets()
     broken = preset_failures(door_class, args.bug) if presets else []
     report = fuzz(door_class, args.seeds, first_seed=args.first_seed, nodes=args.nodes, bugs=args.bug,
@@ -302,6 +356,11 @@ def main(argv=None):
             return _grade(args)
         if args.command == "make-exercises":
             return _make_exercises(args)
+        if args.command == "lincheck":
+            return _lincheck(args)
+        if args.command == "explore":
+            from .check.explore import run_cli
+            return run_cli(args.system, args.options)
         return _run(args)
     except FtError as exc:
         print(f"fttoolkit: error: {exc}", file=sys.stderr)

@@ -5,10 +5,16 @@ from .broadcast import Broadcast
 from .detection import FailureDetection, HeartbeatDetection, PhiDetection
 from .multipaxos import MultiPaxos
 from .paxos import Paxos
+from .primary_backup import PrimaryBackup
+from .pbft import ByzantineAgreement
+from .quorum import QuorumStore
 from .raft import Raft
+from .raft_kv import RaftKV
+from .recovery import WriteAheadLog
 from .swim import SwimDetection
 from .threepc import ThreePhaseCommit
 from .transactions import DistributedTransaction
 
 __all__ = ["FrontDoor", "REGISTRY", "register", "door_for", "Broadcast", "Paxos", "Raft", "MultiPaxos", "ThreePhaseCommit", "DistributedTransaction",
-           "FailureDetection", "HeartbeatDetection", "PhiDetection", "SwimDetection"]
+           "FailureDetection", "HeartbeatDetection", "PhiDetection", "SwimDetection",
+           "ByzantineAgreement", "WriteAheadLog", "QuorumStore", "RaftKV", "PrimaryBackup"]

@@ -11,7 +11,7 @@ from .adapters import BroadcastView, ViewAdapter, adapter_for, register_adapter
 from .style import TypeStyles
 
 __all__ = ["ClusterView", "ClusterPicture", "ViewAdapter", "BroadcastView", "adapter_for",
-           "register_adapter", "TypeStyles", "spacetime", "scene_of", "diagram_of"]
+           "register_adapter", "TypeStyles", "spacetime", "scene_of", "diagram_of", "plot_history"]
 
 
 def __getattr__(name):   # matplotlib and ipywidgets load only when a picture is asked for
@@ -24,4 +24,7 @@ def __getattr__(name):   # matplotlib and ipywidgets load only when a picture is
     if name in ("scene_of", "diagram_of"):
         from . import scene
         return getattr(scene, name)
+    if name == "plot_history":
+        from .history import plot_history
+        return plot_history
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
