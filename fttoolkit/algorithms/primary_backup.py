@@ -1072,6 +1072,8 @@ class PrimaryBackupNode(Node):
         if self.role != "primary" or sender not in self.match:
             return
         point = self.match_point(msg.base_lsn, msg.base_epoch, msg.runs)
+        if sender in self.followers and point == self.match[sender] == self.last_lsn:
+            return                             # a repeated request from a replica that holds everything
         self.followers.add(sender)
         self.match[sender] = point
         self.next[sender] = point + 1 if point is not None else 0

@@ -359,31 +359,44 @@ class PrimaryBackup(FrontDoor):
     # ---- liveness -----------------------------------------------------------------------
     def check_liveness(self, grace_ticks=None):
         """The state checks (a ready primary, everyone back), then a probe on a copy of the cluster:
-        a write submitted to the primary must be acknowledged within :attr:`probe_ticks`."""
+        a write submitted to the serving primary must be acknowledged within :attr:`probe_ticks`.
+
+        A write refused (a false suspicion can still depose a primary: a timeout is only a guess)
+        is submitted again to the next primary, as a client would.
+        """
         found = super().check_liveness(grace_ticks)
         if found:
             return found
         probe = self._probe_copy()
-        deadline = probe.now + self.probe_ticks
-        leases = probe._param("leases")
-
-        def serving(sim):
-            p = probe.primary()
-            return p is not None and sim.nodes[p].ready and (not leases or sim.nodes[p].has_lease())
-        if probe.run_until(serving, limit_ticks=deadline):
-            wid = probe.write("probe", 1, to=probe.primary(), client="probe")
-            seen = [len(probe.trace)]
-
-            def acked(sim):
-                events = sim.trace[seen[0]:]
-                seen[0] += len(events)
-                return any(e.kind == "reply" and isinstance(e["msg"], WriteReply) and e["msg"].wid == wid
-                           and e["msg"].ok for e in events)
-            if probe.run_until(acked, limit_ticks=deadline):
-                return []
+        if probe._probe_write(probe.now + self.probe_ticks):
+            return []
         return [Violation("Progress", tuple(self.ids),
                           f"a write submitted at t={self.now} to the primary was not acknowledged within "
                           f"{self.probe_ticks} ticks (primary: {probe.primary()}, roles: {probe.roles()})")]
+
+    def _probe_write(self, deadline):
+        leases = self._param("leases")
+
+        def serving(sim):
+            p = self.primary()
+            return p is not None and sim.nodes[p].ready and (not leases or sim.nodes[p].has_lease())
+        while self.now < deadline:
+            if not self.run_until(serving, limit_ticks=deadline):
+                return False
+            wid = self.write("probe", 1, to=self.primary(), client="probe")
+            seen = [len(self.trace)]
+            outcome = []
+
+            def answered(sim):
+                events = sim.trace[seen[0]:]
+                seen[0] += len(events)
+                outcome.extend(e["msg"].ok for e in events if e.kind == "reply"
+                               and isinstance(e["msg"], WriteReply) and e["msg"].wid == wid)
+                return bool(outcome)
+            if self.run_until(answered, limit_ticks=deadline) and outcome[0]:
+                return True
+            self.run(until=min(deadline, self.now + 1))
+        return False
 
     # ---- scripts and fuzzing ------------------------------------------------------------
     def script_command(self, name, args, line, at=None):
