@@ -41,7 +41,14 @@ shortest paths from an initial state (so the diameter in steps plus one).
 Systems for the command line ``python -m fttoolkit explore SYSTEM`` are kept
 in a registry: :func:`register_system` with a factory and its documented
 :class:`Option` list.  Modules listed in :data:`SYSTEM_MODULES` are imported
-on first use so that their systems register themselves.
+on first use so that their systems register themselves.  To add one (an
+implementation explored through the simulator, say ``raft``): write a module
+that calls ``register_system("raft", summary, factory, (Option("nodes", 3,
+...), Option("bug", (), ..., str, multiple=True, choices=...), ...),
+saves=True)`` at import, append its name to :data:`SYSTEM_MODULES`, and give
+its spec a ``scenario_script(counterexample) -> str`` method for ``--save
+FILE``.  The options every system takes (``--deadlock``, ``--max-states``,
+``--max-depth``, ``--invariant``, ``--all``, ``--save``) are handled here.
 
 Examples
 --------

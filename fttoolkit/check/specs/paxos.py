@@ -278,8 +278,9 @@ class PaxosSpec(Spec):
     def _phase2a(self, msgs):
         """``\\E b, v : Phase2a(b, v)`` for the 1b and 2a messages in ``msgs``: ``[(label, bit)]``."""
         out = []
-        ones = [(a, b, mbal, mval) for kind, *m in self.messages(msgs << self.acc_bits) if kind == "1b"
-                for a, b, mbal, mval in [(self.acceptor_names.index(m[0]), m[1], m[2], m[3])]]
+        index = {name: a for a, name in enumerate(self.acceptor_names)}
+        ones = [(index[m[1]], m[2], m[3], m[4])                  # (acceptor index, bal, mbal, mval name)
+                for m in self.messages(msgs << self.acc_bits) if m[0] == "1b"]
         for b in range(self.nb):
             if any((msgs >> self.bit_2a(b, v)) & 1 for v in range(self.k)):
                 continue                                   # ~ \E m \in msgs : m.type = "2a" /\ m.bal = b
