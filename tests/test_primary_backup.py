@@ -553,3 +553,37 @@ def test_clear_errors_for_bad_input():
         c.write("", 1)
     with pytest.raises(InvalidAction):
         c.restart("n1")
+
+
+def test_a_wrong_catch_up_plan_is_visible_not_a_crash():
+    class AlwaysLog(PrimaryBackupNode):        # a student's plan that ignores the checkpoint
+        def catch_up_plan(self, match_lsn):
+            return "log"
+
+    class Door(PrimaryBackup):
+        node_class = AlwaysLog
+
+    c = Door(nodes=3, seed=1, delay=10, retain_entries=2, ship_limit=2)
+    c.run(until=20)
+    c.write("x", 1)
+    c.run(until=60)
+    c.crash("n3")
+    c.run(until=200)
+    for k in range(6):
+        c.write("x", k)
+    c.run(until=300)
+    c.restart("n3")
+    c.run(until=800)
+    assert_safe(c)
+    assert c.roles()["n3"] == "recovering"                          # it never catches up
+    assert "n3" not in c.configuration()["members"]
+
+    class Nonsense(PrimaryBackupNode):
+        def catch_up_plan(self, match_lsn):
+            return "both"
+
+    class Door2(PrimaryBackup):
+        node_class = Nonsense
+
+    with pytest.raises(Exception, match="must return 'log' or 'snapshot'"):
+        Door2(nodes=3, seed=1, delay=10).run(until=40)

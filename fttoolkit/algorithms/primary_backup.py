@@ -69,8 +69,12 @@ Replica: ``role`` ("primary", "backup" when a member, "recovering" when not),
 ``epoch``, ``version``, ``primary``, ``members``, ``log`` (lsn -> Entry, after
 the checkpoint ``base_lsn``/``base_epoch``), ``commit_lsn``, ``kv`` (key ->
 ``(value, lsn, wid)``, the committed state), ``ready``, ``lease_until``; the
-primary also ``match``/``next`` (per replica), ``pending`` (lsn -> (client,
-wid)) and ``pending_adds``.  Coordinator: ``epoch``, ``version``, ``primary``,
+primary also ``match``/``next`` (per replica: the last LSN known to be held, the
+next to send; ``None``: unknown), ``followers`` (the replicas it ships to: the
+members and those catching up), ``pending`` (lsn -> (client, wid)),
+``pending_adds`` (replica -> the configuration version it asked to add it to),
+``takeover_lsn`` (its log's end when it became primary; it is *ready* once that
+is committed).  Coordinator: ``epoch``, ``version``, ``primary``,
 ``members``, ``heard`` (replica -> last heartbeat, local ticks), ``positions``
 (replica -> last reported (epoch, lsn)), ``last_grant``.
 
@@ -96,7 +100,8 @@ Examples
 --------
 >>> zk = PrimaryBackupNode("zk", peers=("n1", "n2"))
 >>> zk.start([])[:2]
-[Persist(('config', 1, 0, 'n1', ('n1', 'n2'))), Note('configuration', epoch=1, version=0, primary='n1', members=('n1', 'n2'))]
+[Persist(('config', 1, 0, 'n1', ('n1', 'n2'))),
+ Note('configuration', epoch=1, version=0, primary='n1', members=('n1', 'n2'))]
 >>> n2 = PrimaryBackupNode("n2", peers=("n1", "zk"))
 >>> _ = n2.start([])
 >>> _ = n2.handle_message(Configuration(1, 0, "n1", ("n1", "n2")), "zk")
@@ -610,8 +615,8 @@ class PrimaryBackupNode(Node):
         self.ready, self.lease_until = False, None
         self.match, self.next, self.pending, self.pending_adds = {}, {}, {}, {}
         self.takeover_lsn = 0
-        self.add_asked, self.followers = {}, set()
-        self.heard_primary = False
+        self._add_asked, self.followers = {}, set()
+        self._heard_primary = False
         self.set_timer(HeartbeatDue(), self.params["heartbeat_ticks"])
         if self.epoch > 0:                     # a returning replica: tell the coordinator at once
             self._heartbeat()
@@ -679,6 +684,10 @@ class PrimaryBackupNode(Node):
             self._apply_to(lsn)
             self._compact()
 
+    def _wids_until(self, lsn):
+        """The ids of the writes up to ``lsn`` (>= the checkpoint), in LSN order."""
+        return self.base_wids + tuple(self.log[k].wid for k in range(self.base_lsn + 1, lsn + 1) if k in self.log)
+
     def _state_at(self, lsn):
         """The store's contents after applying the log up to ``lsn`` (>= the checkpoint)."""
         kv = dict(self.base_state)
@@ -697,7 +706,7 @@ class PrimaryBackupNode(Node):
         if self.log.get(lsn) is None:
             return                             # a hole (only with a bug): keep the log as it is
         state = tuple(sorted(self._state_at(lsn).items()))
-        wids = self.base_wids + tuple(self.log[k].wid for k in range(self.base_lsn + 1, lsn + 1) if k in self.log)
+        wids = self._wids_until(lsn)
         self.base_lsn, self.base_epoch, self.base_state, self.base_wids = lsn, self.log[lsn].epoch, state, wids
         self._drop_until(lsn)
         self.persist(("checkpoint", self.epoch, lsn, self.base_epoch, state, wids))
@@ -762,8 +771,10 @@ class PrimaryBackupNode(Node):
         if msg.primary == self.id:
             if was_primary and not new_epoch:
                 self._members_changed()
-            else:
-                self._become_primary()
+                return
+            if was_primary:
+                self._step_down(old)           # primary again, in a new epoch: start afresh
+            self._become_primary()
             return
         if was_primary:
             self._step_down(old)
@@ -794,7 +805,7 @@ class PrimaryBackupNode(Node):
             self._adopt(msg.epoch, sender)
         elif msg.epoch == self.epoch and self.primary is None:
             self.primary = sender
-        self.heard_primary = True
+        self._heard_primary = True
         if not self._has(msg.prev_lsn, msg.prev_epoch) and "serve-before-catch-up" not in self.bugs:
             base_lsn, base_epoch, runs = self.summary()
             self.send(sender, CatchUpRequest(msg.epoch, base_lsn, base_epoch, runs))
@@ -836,7 +847,7 @@ class PrimaryBackupNode(Node):
             return
         if msg.epoch > self.epoch:
             self._adopt(msg.epoch, sender)
-        self.heard_primary = True
+        self._heard_primary = True
         in_line = self.epoch_at(msg.lsn) == msg.last_epoch and msg.lsn >= self.base_lsn
         folded = msg.lsn < self.base_lsn and self.params["replication"] == "sync"
         if not (in_line or folded):            # install: the whole state replaces the log
@@ -859,7 +870,7 @@ class PrimaryBackupNode(Node):
         others = [r for r in self.replicas if r != self.id]
         self.match = {r: None for r in others}
         self.next = {r: None for r in others}
-        self.pending, self.pending_adds, self.add_asked = {}, {}, {}
+        self.pending, self.pending_adds, self._add_asked = {}, {}, {}
         self.followers = {m for m in self.members if m != self.id}
         self.note("became primary", epoch=self.epoch, replication=self.params["replication"],
                   log=self.last_lsn)
@@ -976,14 +987,20 @@ class PrimaryBackupNode(Node):
         shared = nxt - 1
         if shared < self.base_lsn or self.epoch_at(shared) is None:
             shared = None
-        if self.catch_up_plan(shared) == "snapshot":
+        plan = self.catch_up_plan(shared)
+        if plan not in ("log", "snapshot"):
+            raise ValueError(f"catch_up_plan() must return 'log' or 'snapshot'; got {plan!r}")
+        if plan == "snapshot":
             lsn = self.applied_lsn
             state = tuple(sorted(self._state_at(lsn).items()))
-            wids = self.base_wids + tuple(self.log[k].wid for k in range(self.base_lsn + 1, lsn + 1) if k in self.log)
-            self.send(replica, Snapshot(self.epoch, lsn, self.epoch_at(lsn), state, wids, self.commit_lsn))
+            self.send(replica, Snapshot(self.epoch, lsn, self.epoch_at(lsn), state, self._wids_until(lsn),
+                                        self.commit_lsn))
             self.next[replica] = lsn + 1
             return
-        if nxt > last and shared is not None and self.match.get(replica) == last:
+        if shared is None:                     # "log" with nothing to ship from: start at the checkpoint
+            shared = nxt = self.base_lsn       # (the replica will not match, and ask again)
+            nxt += 1
+        if nxt > last and self.match.get(replica) == last:
             return                             # nothing to send
         entries = tuple(self.log[k] for k in range(nxt, last + 1) if k in self.log)
         self.send(replica, Replicate(self.epoch, shared, self.epoch_at(shared), entries, self.commit_lsn, last))
@@ -1052,10 +1069,10 @@ class PrimaryBackupNode(Node):
         """A replica outside the configuration holds the whole log: ask the coordinator to add it."""
         if replica in self.members or replica in self.pending_adds or self.match.get(replica) != self.last_lsn:
             return
-        asked = self.add_asked.get(replica)
+        asked = self._add_asked.get(replica)
         if asked is not None and self.now - asked < self.params["suspect_ticks"]:
             return
-        self.add_asked[replica] = self.now
+        self._add_asked[replica] = self.now
         self.pending_adds[replica] = self.version        # counted from now on, until refused
         self.note("caught up", node=replica, lsn=self.last_lsn)
         self.send(self.params["coordinator"], AddMember(self.epoch, self.version, replica))
@@ -1114,9 +1131,9 @@ class PrimaryBackupNode(Node):
         if self.is_coordinator:
             return
         self._heartbeat()
-        if self.role == "recovering" and not self.heard_primary:
+        if self.role == "recovering" and not self._heard_primary:
             self._ask_catch_up()               # nothing from the primary lately: ask (again) to catch up
-        self.heard_primary = False
+        self._heard_primary = False
         self.set_timer(HeartbeatDue(), self.params["heartbeat_ticks"])
 
 

@@ -41,6 +41,18 @@ class PrimaryBackup(FrontDoor):
 
     Script commands: ``write NODE KEY VALUE [as CLIENT]`` and ``read NODE KEY [as CLIENT]``.
 
+    Each run is checked against the invariants its parameters promise
+    (:func:`fttoolkit.algorithms.primary_backup.invariants_for`): Durability and Split
+    brain with synchronous replication only, Lease safety and Monotonic reads with leases
+    only; Stale epoch and One primary per epoch always.
+
+    Fuzzing: ``fuzz primary-backup`` varies ``leases``, ``retain_entries``, ``ship_limit``
+    and ``drift`` (0 or 0.05, within the default ``drift_bound``) per seed.  The fuzzer
+    crashes and partitions ``zk`` like any other node: it writes every configuration to
+    its disk before announcing it, so its crash loses nothing; while it is down or cut
+    off nobody is promoted and, with leases, the primary stops serving once its lease runs
+    out (the price of a single coordinator; a real ZooKeeper or etcd is itself replicated).
+
     Examples
     --------
     >>> c = PrimaryBackup(nodes=3, seed=1, delay=10)
@@ -164,7 +176,7 @@ class PrimaryBackup(FrontDoor):
                                           "members": list(n.members)}, [self.coordinator])[self.coordinator]
 
     def logs(self):
-        """Replica -> its log after its checkpoint, as a list of entries (``lsn``, ``epoch``, ``wid``, ``key``, ``value``)."""
+        """Replica -> its log after its checkpoint: entries with ``lsn``, ``epoch``, ``wid``, ``key``, ``value``."""
         return self._per_node(lambda n: [n.log[k] for k in sorted(n.log)], self.replicas)
 
     def checkpoints(self):
