@@ -14,10 +14,10 @@ the price of a consensus round in every failover.)
 Writes.  A client sends :class:`Write` to the primary.  The primary appends an
 :class:`Entry` ``(epoch, lsn)`` to its log, forces it (``("entry", epoch,
 entry)``: every storage write carries the epoch of the primary that made it),
-and ships it with :class:`Replicate` to the members and to any replica catching up.  A backup checks
-the epoch (fencing, :meth:`PrimaryBackupNode.accepts_epoch`), checks that its
-log holds the entry just before the new ones (``prev``), stores them and
-answers :class:`Stored`.
+and ships it with :class:`Replicate` to the members and to any replica
+catching up.  A backup checks the epoch (fencing,
+:meth:`PrimaryBackupNode.accepts_epoch`), checks that its log holds the entry
+just before the new ones (``prev``), stores them and answers :class:`Stored`.
 
 * ``replication="sync"``: the primary acknowledges the write
   (:class:`WriteReply`) only once **every member** of the configuration has
@@ -49,10 +49,11 @@ agree (:meth:`PrimaryBackupNode.match_point`) and chooses
 (:meth:`PrimaryBackupNode.catch_up_plan`) between **log shipping** (the entries
 after that point; the replica discards its divergent suffix) and **state
 transfer** (a :class:`Snapshot`, when the entries were compacted away or more
-than ``ship_limit`` committed entries are missing).  A replica outside the configuration is added back
-(:class:`AddMember`) only once it holds the primary's whole log; it serves
-nothing before.  Replicas compact their committed prefix into a checkpoint
-beyond ``2 * retain_entries`` applied entries.
+than ``ship_limit`` committed entries are missing).  A replica outside the
+configuration is added back (:class:`AddMember`) only once it holds the
+primary's whole log; it serves nothing before.  Replicas compact their
+committed prefix into a checkpoint beyond ``2 * retain_entries`` applied
+entries.
 
 Reads go to the primary and return its committed state.  Without leases, a
 primary cut off from the others keeps answering: stale reads.  With
@@ -61,7 +62,10 @@ while it holds a lease granted by the coordinator (:class:`LeaseGrant`, valid
 ``lease_ticks`` of the primary's clock from when it *sent* the heartbeat), and
 the coordinator waits out the last grant, stretched by the drift bound
 ``drift_bound``, before it promotes anyone: ``ceil((lease_ticks + 1) * (1 + d)
-/ (1 - d)) + 2`` ticks of its own clock (:func:`lease_wait_ticks`).
+/ (1 - d)) + 2`` ticks of its own clock (:func:`lease_wait_ticks`).  A
+restarted coordinator does not know when it last granted one: it waits that
+long from its restart.  The door's ``drift`` parameter sets the clocks' real
+drift; beyond ``drift_bound`` the wait is too short.
 
 State
 -----
