@@ -24,6 +24,7 @@ from ..algorithms.broadcast import BroadcastNode
 from ..algorithms.heartbeat import HeartbeatNode
 from ..algorithms.multipaxos import MultiPaxosNode
 from ..algorithms.paxos import PaxosNode
+from ..algorithms.primary_backup import PrimaryBackupNode, WriteReply
 from ..algorithms.quorum_kv import QuorumNode
 from ..algorithms.raft import RaftNode
 from ..algorithms.swim import SwimNode
@@ -35,7 +36,7 @@ from ..core.messages import Message
 from .style import ROLE_COLOURS
 
 __all__ = ["ViewAdapter", "BroadcastView", "RaftView", "PaxosView", "MultiPaxosView", "TransactionView",
-           "TwoPhaseCommitView", "ThreePhaseCommitView", "DetectorView", "HeartbeatView", "SwimView", "WalView", "QuorumView", "Table", "Cell",
+           "TwoPhaseCommitView", "ThreePhaseCommitView", "DetectorView", "HeartbeatView", "SwimView", "WalView", "QuorumView", "PrimaryBackupView", "Table", "Cell",
            "adapter_for", "register_adapter"]
 
 _ADAPTERS = {}
@@ -674,3 +675,90 @@ class QuorumView(ViewAdapter):
             rows.append(row)
         return Table("Each replica's copy of each key (value @ version)", ["replica"] + [str(k) for k in keys], rows,
                      "green: the newest version of that key \u00b7 orange: stale or missing copy \u00b7 grey: crashed")
+
+
+# ---------------------------------------------------------------------------------- primary-backup
+@register_adapter(PrimaryBackupNode)
+class PrimaryBackupView(ViewAdapter):
+    """Primary-backup replication with failover: each node's role and epoch, the coordinator's
+    configuration, the primary's lease, and a table of every replica's log by LSN with the writes
+    the clients saw acknowledged, divergent entries in orange."""
+
+    role_styles = {"primary": ("#BFE6D4", "s"), "backup": ("#DCEBF7", "o"),
+                   "recovering": ("#FBE3C0", "o"), "coordinator": ("#E8E0F0", "D")}
+    message_types = ("Write", "Read", "WriteReply", "ReadReply", "Replicate", "Stored", "StaleEpoch",
+                     "Configuration", "Heartbeat", "LeaseGrant", "AddMember", "CatchUpRequest", "Snapshot")
+
+    def caption(self, node):
+        if node.is_coordinator:
+            return f"epoch {node.epoch} \u00b7 primary {node.primary or '-'}"
+        return f"{node.role} \u00b7 e{node.epoch} \u00b7 LSN {node.last_lsn}"
+
+    def badge(self, node):
+        if node.is_coordinator:
+            if node.waiting_note:
+                return "waits out the lease"
+            return "suspects the primary" if node.suspected else None
+        if node.role == "primary":
+            if not node.ready:
+                return "taking over"
+            return "holds a lease" if node.lease_until is not None else None
+        if node.role == "recovering":
+            return "catching up"
+        return None
+
+    def table(self, sim, limit=10):
+        """Rows: replicas; columns: role, epoch, commit point, acknowledged writes, then log entries by LSN."""
+        replicas = [i for i in sim.ids if not sim.nodes[i].is_coordinator]
+        acked, epochs_acked = {}, {}
+        for event in sim.trace:
+            msg = event["msg"] if event.kind == "reply" else None
+            if isinstance(msg, WriteReply) and msg.ok:
+                acked[msg.lsn] = acked.get(msg.lsn, set()) | {msg.wid}
+                epochs_acked[msg.wid] = msg.epoch
+        top = max((sim.nodes[i].last_lsn for i in replicas), default=0)
+        lsns = list(range(max(1, top - limit + 1), top + 1))
+        at = {lsn: {(sim.nodes[i].log[lsn].epoch, sim.nodes[i].log[lsn].wid)
+                    for i in replicas if lsn in sim.nodes[i].log} for lsn in lsns}
+        rows = []
+        for node_id in replicas:
+            node, up = sim.nodes[node_id], sim.up[node_id]
+            faded = "" if up else "faded"
+            row = [Cell(node_id, faded, "" if up else "crashed: its log is on its disk"),
+                   Cell(node.role if up else "crashed", faded), Cell(str(node.epoch), faded),
+                   Cell(str(node.commit_lsn), faded, "entries up to here are committed")]
+            for lsn in lsns:
+                entry = node.log.get(lsn)
+                if entry is None:
+                    text = "snap" if lsn <= node.base_lsn else ""
+                    row.append(Cell(text, "faded" if text else "", "in its checkpoint or snapshot" if text else ""))
+                    continue
+                tip = f"LSN {lsn}, epoch {entry.epoch}: {entry.wid} {entry.key}={entry.value!r}"
+                if entry.wid in acked.get(lsn, ()):
+                    tip += " (acknowledged to the client)"
+                if not up:
+                    mark = "faded"
+                elif len(at[lsn]) > 1:
+                    mark, tip = "odd", tip + "; replicas disagree at this LSN"
+                elif lsn <= node.commit_lsn:
+                    mark = "good"
+                else:
+                    mark = ""
+                row.append(Cell(f"{entry.key}={_short_value(entry.value, 5)} e{entry.epoch}", mark, tip))
+            rows.append(row)
+        ack_row = [Cell("clients"), Cell("acked"), Cell(""), Cell("")]
+        for lsn in lsns:
+            wids = sorted(acked.get(lsn, ()))
+            held = {wid for _, wid in at[lsn]}
+            lost = [w for w in wids if w not in held]
+            tip = "writes acknowledged to clients at this LSN"
+            if len(wids) > 1:
+                tip += "; by two primaries: split brain"
+            if lost:
+                tip += f"; no replica holds {', '.join(lost)} any more: lost"
+            ack_row.append(Cell(",".join(wids), "odd" if len(wids) > 1 or lost else ("good" if wids else ""), tip))
+        rows.append(ack_row)
+        return Table("Each replica's log by LSN (key=value, epoch), and what the clients saw acknowledged",
+                     ["node", "role", "epoch", "commit"] + [str(lsn) for lsn in lsns], rows,
+                     "green: committed \u00b7 orange: replicas disagree, or an acknowledged write is lost or doubled "
+                     "\u00b7 grey: crashed, or in a snapshot")
