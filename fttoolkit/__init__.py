@@ -12,8 +12,10 @@ cluster.  The front doors share one shape::
 
 The seed article's five classes (``Paxos``, ``Raft``, ``DistributedTransaction``,
 ``FailureDetection``, ``FailureRecovery``) are the course's main front doors;
-each arrives with its chapter (``Paxos`` with ``MultiPaxos``, ``Raft``, and
-``DistributedTransaction`` with ``ThreePhaseCommit``, and ``FailureDetection`` are here).
+each comes with its chapter: ``Paxos`` (with ``MultiPaxos``), ``Raft`` (with ``RaftKV``, a
+linearizable key-value store), ``DistributedTransaction`` (with ``ThreePhaseCommit``),
+``FailureDetection`` and ``FailureRecovery`` (``WriteAheadLog`` and ``PrimaryBackup``).
+Chapter 1 adds ``QuorumStore`` and Chapter 8 ``ByzantineAgreement``.
 
 Layers (imports point down only): ``core`` -> ``algorithms`` -> ``sim`` ->
 ``check`` -> ``viz`` / ``grading``; the front doors in ``doors`` sit on top.
@@ -25,9 +27,9 @@ from .core import BadParameter, FtError, InvalidAction, Message, Node, Timer, Un
 
 __version__ = "0.1.0"
 
-_LAZY = {"Broadcast", "Paxos", "Raft", "MultiPaxos", "FrontDoor", "REGISTRY", "Simulation", "DistributedTransaction", "ThreePhaseCommit", "FailureDetection", "SwimDetection", "ByzantineAgreement", "WriteAheadLog", "QuorumStore", "RaftKV", "PrimaryBackup"}
+_LAZY = {"Broadcast", "Paxos", "Raft", "MultiPaxos", "FrontDoor", "REGISTRY", "Simulation", "DistributedTransaction", "ThreePhaseCommit", "FailureDetection", "SwimDetection", "ByzantineAgreement", "WriteAheadLog", "QuorumStore", "RaftKV", "PrimaryBackup", "FailureRecovery"}
 
-__all__ = ["Broadcast", "Paxos", "Raft", "MultiPaxos", "DistributedTransaction", "ThreePhaseCommit", "FailureDetection", "SwimDetection", "ByzantineAgreement", "WriteAheadLog", "QuorumStore", "RaftKV", "PrimaryBackup", "FrontDoor", "REGISTRY", "Simulation", "Node", "Message", "Timer",
+__all__ = ["Broadcast", "Paxos", "Raft", "MultiPaxos", "DistributedTransaction", "ThreePhaseCommit", "FailureDetection", "SwimDetection", "ByzantineAgreement", "WriteAheadLog", "QuorumStore", "RaftKV", "PrimaryBackup", "FailureRecovery", "FrontDoor", "REGISTRY", "Simulation", "Node", "Message", "Timer",
            "FtError", "UnknownNode", "BadParameter", "InvalidAction", "__version__"]
 
 

@@ -10,11 +10,11 @@ from .pbft import ByzantineAgreement
 from .quorum import QuorumStore
 from .raft import Raft
 from .raft_kv import RaftKV
-from .recovery import WriteAheadLog
+from .recovery import FailureRecovery, WriteAheadLog
 from .swim import SwimDetection
 from .threepc import ThreePhaseCommit
 from .transactions import DistributedTransaction
 
 __all__ = ["FrontDoor", "REGISTRY", "register", "door_for", "Broadcast", "Paxos", "Raft", "MultiPaxos", "ThreePhaseCommit", "DistributedTransaction",
            "FailureDetection", "HeartbeatDetection", "PhiDetection", "SwimDetection",
-           "ByzantineAgreement", "WriteAheadLog", "QuorumStore", "RaftKV", "PrimaryBackup"]
+           "ByzantineAgreement", "FailureRecovery", "WriteAheadLog", "QuorumStore", "RaftKV", "PrimaryBackup"]

@@ -6,8 +6,9 @@ from ..core.errors import BadParameter
 from ..core.history import Operation
 from ..core.intentions import Torn
 from .base import FrontDoor, register
+from .primary_backup import PrimaryBackup
 
-__all__ = ["WriteAheadLog"]
+__all__ = ["WriteAheadLog", "FailureRecovery", "MODELS"]
 
 
 @register
@@ -286,3 +287,41 @@ class WriteAheadLog(FrontDoor):
             else:
                 self.get(node_id, key, at=at)
 
+
+
+#: ``FailureRecovery(model=...)`` names: the two models of Chapter 3.
+MODELS = ("wal", "primary-backup")
+
+
+def FailureRecovery(model="wal", **kwargs):
+    """The seed's front door for failure recovery: ``model`` is "wal" or "primary-backup".
+
+    Returns a :class:`WriteAheadLog` (one node that survives crashes with a write-ahead
+    log, checkpoints and idempotent redo) or a
+    :class:`~fttoolkit.doors.primary_backup.PrimaryBackup` (replicas with failover,
+    epochs, fencing, leases and catch-up), built with ``kwargs`` (``nodes``, ``seed``,
+    network settings, parameters).  Raises :class:`fttoolkit.BadParameter` for another
+    model.
+
+    Examples
+    --------
+    >>> FailureRecovery("primary-backup", nodes=3, seed=1).name
+    'primary-backup'
+    >>> FailureRecovery(seed=1).name
+    'wal'
+
+    Notes
+    -----
+    The seed article's ``FailureRecovery`` "discovers, recovers and reconnects" a failed
+    node; Chapter 3 does each properly: detection (Chapter 2), recovery from stable
+    storage (Haerder & Reuter 1983; Mohan et al., "ARIES", 1992), and reconnection with
+    epochs, fencing and catch-up (Budhiraja et al., "The Primary-Backup Approach", 1993).
+    """
+    if model == "wal":
+        return WriteAheadLog(**kwargs)
+    if model == "primary-backup":
+        return PrimaryBackup(**kwargs)
+    raise BadParameter(f"unknown recovery model {model!r}; models: {', '.join(MODELS)}")
+
+
+FailureRecovery.models = MODELS
