@@ -16,7 +16,6 @@ BENCH = pathlib.Path(__file__).resolve().parent.parent / "bench"
     ("time_travel.py", ["--events", "3000", "--rewinds", "5"]),
     ("fuzz_throughput.py", ["--seeds", "5"]),
     ("view_render.py", ["--frames", "20"]),
-    ("notebook_times.py", ["--only", "00_welcome"]),
     ("detection_qos.py", []),
     ("swim_scale.py", []),
     ("raft_fuzz.py", ["--seeds", "20"]),
