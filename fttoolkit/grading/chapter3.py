@@ -74,7 +74,7 @@ FOLLOWS = "Take entries that follow your log (PacificA §3.3)"
 SNAPSHOT_GONE = "State transfer when the entries are gone (Raft §7)"
 SNAPSHOT_FAR = "State transfer when far behind (ship_limit)"
 SHIP_LOG = "Log shipping when the log is there and the gap small"
-STATE = "The exercise's answer"
+STATE = "Return the kind of value asked for"
 
 #: Rule name -> what it says (the "expected" line of a failure).
 RULES = {
@@ -607,13 +607,13 @@ def _refereed_catch_up(cls):
 
 # ---------------------------------------------------------------------------------- doors
 def _names(function):
-    """The names a function (and the functions inside it) reads: attributes, globals."""
+    """The names a function (and the functions inside it) reads: attributes, globals, names it imports."""
     code = getattr(function, "__code__", None)
     found, todo = set(), [code] if code is not None else []
     while todo:
         code = todo.pop()
         found |= {i.argval for i in dis.get_instructions(code)
-                  if i.opname in ("LOAD_ATTR", "LOAD_METHOD", "LOAD_GLOBAL", "LOAD_NAME")}
+                  if i.opname in ("LOAD_ATTR", "LOAD_METHOD", "LOAD_GLOBAL", "LOAD_NAME", "IMPORT_FROM")}
         todo.extend(c for c in code.co_consts if hasattr(c, "co_code"))
     return found
 
@@ -842,7 +842,15 @@ def _direct_replay(ns):
             rule, detail = problem
             raise Fail(f"{what}: {rule} broken", expected=repr(reference_replay(records)),
                        got=f"replay_log([{show_disk(records)}]) returned {got!r}: {detail}")
-    return expect(len(_DISKS), len(_DISKS), "disks replayed right")
+        again = replay_log(list(records))    # a crash during recovery: the same disk is replayed again
+        if judge_replay(records, again):
+            raise Fail(f"{what}, replayed a second time (a crash during recovery): {IDEMPOTENT} broken",
+                       expected=repr(reference_replay(records)),
+                       got=f"the first replay returned the right answer, the second {again!r}: recovery must "
+                           "start from the disk alone, not from what an earlier replay left in memory (a crash "
+                           "during recovery loses that memory; a second replay of the same disk gives the same "
+                           "store)")
+    return expect(len(_DISKS), len(_DISKS), "disks replayed right, twice")
 
 
 def _wal_stores(expected):
