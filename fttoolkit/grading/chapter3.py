@@ -57,7 +57,6 @@ METHODS = {"3.1": ("replay_log", ("replay_log",)), "3.2": ("FenceNode", ("accept
 # ---------------------------------------------------------------------------------- the rules
 DISCARD = "Discard a record whose checksum fails (Pillai et al. 2014)"
 KEEP_READING = "Skip only the damaged records, keep reading"
-LATEST_CHECKPOINT = "Start from the latest valid checkpoint (ARIES §6)"
 REDO_AFTER = "Redo the valid records after the checkpoint (ARIES §6)"
 IDEMPOTENT = "Redo only what the store does not reflect (ARIES §6)"
 LSN = "Return the LSN the store reflects (ARIES §6)"
@@ -83,8 +82,6 @@ RULES = {
              "checkpoint",
     KEEP_READING: "a record whose checksum fails is skipped, and reading goes on: on this append-only disk the "
                   "records after a torn one are the writes made after the restart, acknowledged ones among them",
-    LATEST_CHECKPOINT: "recovery starts from the valid checkpoint with the highest LSN (its store, its LSN), or "
-                       "from an empty store at LSN 0 if there is none",
     REDO_AFTER: "after the checkpoint, every valid log record with a higher LSN is redone, in log order",
     IDEMPOTENT: "a log record is redone only if its LSN is above the LSN the store already reflects (the "
                 "checkpoint's, then the last redone): a checkpoint already holds the writes up to its LSN, and "
