@@ -68,7 +68,8 @@ def test_shrinking_keeps_the_invariant_and_removes_noise():
 
 def test_cli_fuzz_reports_and_saves_a_replayable_script(tmp_path, capsys):
     path = tmp_path / "found.txt"
-    status = main(["fuzz", "broadcast", "--seeds", "40", "--bug", "deliver-before-persist", "--save", str(path)])
+    status = main(["fuzz", "broadcast", "--seeds", "40", "--bug", "deliver-before-persist", "--no-presets",
+                   "--save", str(path)])
     out = capsys.readouterr().out
     assert status == 1
     assert re.search(r"^seed \d+: Integrity at n\d+: ", out, re.M)
@@ -81,7 +82,7 @@ def test_cli_fuzz_reports_and_saves_a_replayable_script(tmp_path, capsys):
 
 def test_cli_fuzz_clean_run_and_arguments(capsys):
     assert main(["fuzz", "broadcast", "--seeds", "20", "--first-seed", "100", "--faults", "crash",
-                 "--nodes", "4", "--param", "retry_ticks=40"]) == 0
+                 "--nodes", "4", "--param", "retry_ticks=40", "--no-presets"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "broadcast: 20 schedules, 0 violations"
     assert main(["fuzz", "broadcast", "--seeds", "3", "--faults", "storm"]) == 2
     assert "unknown fault profile 'storm'; profiles: none, crash, lossy, partition, chaos" in capsys.readouterr().err

@@ -19,10 +19,10 @@ ALLOWED = {
     # Pictures and widgets: above the checkers, below the front doors.
     "viz": ({"core", "algorithms", "sim", "check", "viz"},
             {"matplotlib", "numpy", "ipywidgets", "IPython", "networkx", "PIL", "ipyevents"}),
-    # The front doors and the scenario scripts form the top layer together.
-    "doors": ({"core", "algorithms", "sim", "check", "viz", "doors", "scenario"}, {"networkx"}),
+    # The front doors, the scenario scripts and the bug zoo form the top layer together.
+    "doors": ({"core", "algorithms", "sim", "check", "viz", "doors", "scenario", "zoo"}, {"networkx"}),
     # Graded exercises run students' code inside front doors and print scenario scripts: top layer too.
-    "grading": ({"core", "algorithms", "sim", "check", "viz", "doors", "scenario", "grading"},
+    "grading": ({"core", "algorithms", "sim", "check", "viz", "doors", "scenario", "zoo", "grading"},
                 {"nbformat", "IPython"}),
 }
 

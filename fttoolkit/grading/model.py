@@ -200,7 +200,7 @@ def describe_error(error):
     while cause is not None and not isinstance(cause, TimeLimit):
         cause = cause.__cause__ or cause.__context__
     if cause is not None:
-        where = f" in {str(error).split('(')[0]}" if error is not cause else ""
+        where = f" in {str(error).split('(')[0].split(' raised ')[0]}" if error is not cause else ""
         return f"{cause}{where} (an infinite loop, or a run that never goes idle?)"
     cause = error
     while cause is not None and not isinstance(cause, NotImplementedError):
