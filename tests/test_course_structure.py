@@ -73,3 +73,39 @@ def test_glossary_check_catches_a_term_it_lacks(tmp_path):
     text = "**fencing (隔离栅栏)**"
     words = [w for inside in re.findall(r"\(([^()]*)\)", text) for w in re.split(r"[,，、;/ ]+", inside)]
     assert any(CJK.search(w) and w not in GLOSSARY.read_text(encoding="utf-8") for w in words)
+
+
+def guide_presets():
+    """(algorithm, preset) pairs named in the instructor guide's numbered lists under "Algorithm `name`"."""
+    pairs, algorithm = [], None
+    for line in (NOTEBOOKS / "instructor_guide.md").read_text(encoding="utf-8").splitlines():
+        found = re.match(r"Algorithm `([\w-]+)`", line)
+        if found:
+            algorithm = found.group(1)
+        elif line.startswith("## "):
+            algorithm = None
+        elif algorithm and re.match(r"\d+\. ", line):
+            for name in re.findall(r"`([a-z0-9_]+)`", line):
+                pairs.append((algorithm, name))
+    return pairs
+
+
+def test_instructor_guide_names_real_presets_and_every_story_preset():
+    from fttoolkit.doors import REGISTRY
+    from fttoolkit.scenario import parse
+    named = guide_presets()
+    for algorithm, name in named:
+        presets = REGISTRY[algorithm].presets()
+        assert name in presets or name in REGISTRY[algorithm].node_class.bugs, \
+            f"the guide names {name!r} for {algorithm}, which has no such preset"
+    # every preset that tells a story without a bug switched on is in the guide
+    for algorithm, door in REGISTRY.items():
+        for name, text in door.presets().items():
+            if not parse(text).header.get("bugs"):
+                assert (algorithm, name) in named, f"the guide does not show {algorithm}'s preset {name!r}"
+
+
+def test_readme_links_the_guide_the_glossary_and_the_zoo():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for page in ("notebooks/instructor_guide.md", "notebooks/glossary.md", "notebooks/bug_zoo.md"):
+        assert f"]({page})" in readme

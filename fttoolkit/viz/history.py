@@ -184,6 +184,16 @@ def plot_history(history, result=None, ax=None, width=None, height=None, keys=No
     in_failing = failing.__contains__
 
     font = theme.font(7.5 if len(ops) > 20 else 8.5)
+    if labels and ops:     # widen the right margin so that the last operations' labels are not cut off
+        axes_px = max(ax.get_window_extent().width, 1)
+        char_px = font * ax.figure.dpi / 72 * 0.62
+        last_call = {}
+        for op in ops:
+            last_call[op.client] = op
+        for _ in range(2):                     # the scale depends on the margin: settle it in two rounds
+            per_px = (right - left) / axes_px
+            right = max([right] + [op.call + (len(describe_operation(op)) * char_px + 6) * per_px
+                                   for op in last_call.values()])
     room_until, latest = {}, {}
     for op in reversed(ops):
         room_until[id(op)] = latest.get(op.client, right)
