@@ -28,24 +28,20 @@ script of the run, and the run itself for ``show_run``; :func:`replay_script` re
 student's code.
 """
 
-import dis
+import functools
 
 from ..algorithms.primary_backup import (INVARIANTS as PB_INVARIANTS, LIVENESS as PB_LIVENESS, Configuration, Entry,
                                          PrimaryBackupNode, Replicate, Snapshot, StaleEpoch, invariants_for)
 from ..algorithms.wal import (INVARIANTS as WAL_INVARIANTS, LIVENESS as WAL_LIVENESS, Checkpoint, LogRecord, WalNode,
                               apply_write, read_record, recover)
-from ..check.fuzz import run_seed, shrink
 from ..check.monitor import Monitor
-from ..core.errors import FtError, HandlerError
 from ..core.intentions import Persist, Send, Torn
 from ..core.invariants import Invariant, Violation
 from ..doors.primary_backup import PrimaryBackup
 from ..doors.recovery import WriteAheadLog
-from ..scenario import parse, replay, schedule_to_script, with_bugs
+from ..scenario import with_bugs
 from .model import Case, Exercise, Fail, expect, register
-from .refereed import Scenario, fail_for
-from .refereed import pass_time_limits as _pass_time_limits
-from .refereed import reraise_student_error as _reraise_student_error
+from .refereed import READS, Scenario, fail_for, fuzz_check, names_read, replay_with, scenario_check
 
 __all__ = ["RULES", "METHODS", "ReplayNode", "EpochNode", "ReturningNode", "student_door", "replay_script",
            "judge_replay", "reference_replay", "show_disk"]
@@ -603,18 +599,6 @@ def _refereed_catch_up(cls):
 
 
 # ---------------------------------------------------------------------------------- doors
-def _names(function):
-    """The names a function (and the functions inside it) reads: attributes, globals, names it imports."""
-    code = getattr(function, "__code__", None)
-    found, todo = set(), [code] if code is not None else []
-    while todo:
-        code = todo.pop()
-        found |= {i.argval for i in dis.get_instructions(code)
-                  if i.opname in ("LOAD_ATTR", "LOAD_METHOD", "LOAD_GLOBAL", "LOAD_NAME", "IMPORT_FROM")}
-        todo.extend(c for c in code.co_consts if hasattr(c, "co_code"))
-    return found
-
-
 #: Exercise id -> method -> names of the course's code that would do the exercise for the student.
 _FORBIDDEN = {"3.1": {"replay_log": ("plan_recovery", "recover", "redo_step", "reference_replay")},
               "3.2": {"accepts_epoch": ("accepts_epoch",), "on_stale_epoch": ("on_stale_epoch",)},
@@ -668,7 +652,7 @@ def student_door(exercise_id, student):
                            got=f"{name} inherits the course's {method}")
             bodies[method] = mine
     for method, body in bodies.items():
-        used = [n for n in _FORBIDDEN[exercise_id][method] if n in _names(body)]
+        used = [n for n in _FORBIDDEN[exercise_id][method] if n in names_read(body, READS + ("IMPORT_FROM",))]
         if used:
             raise Fail(f"{name}{'.' + method if exercise_id != '3.1' else ''} calls the course's {used[0]}: "
                        "write it yourself", expected="your own code", got=f"a call of {used[0]}")
@@ -677,14 +661,6 @@ def student_door(exercise_id, student):
     if exercise_id == "3.2":
         return _pb_door(_refereed_fence(student))
     return _pb_door(_refereed_catch_up(student))
-
-
-def _build(door_class, script, halt=False):
-    h = script.header
-    kwargs = dict(h.get("params", {}))
-    kwargs.update(h.get("network", {}))
-    return door_class(nodes=h.get("nodes", 3), seed=h.get("seed", 0), bugs=h.get("bugs", []), check=True,
-                      halt=halt, **kwargs)
 
 
 def replay_script(exercise_id, student, script, halt=False):
@@ -701,10 +677,7 @@ def replay_script(exercise_id, student, script, halt=False):
     >>> [(v["invariant"], v.tick) for v in door.violations][:2]
     [('Discard a record whose checksum fails (Pillai et al. 2014)', 20), ('Durability', 30)]
     """
-    parsed = parse(script)
-    door = _build(student_door(exercise_id, student), parsed, halt)
-    replay(parsed, door=door)
-    return door
+    return replay_with(student_door(exercise_id, student), script, halt)
 
 
 # ---------------------------------------------------------------------------------- running cases
@@ -714,77 +687,15 @@ def _fail_for(exercise_id, title, seed, script, door, violation, later=()):
     return fail_for(title, seed, script, door, violation, later, invariants, _EXPECTED[exercise_id])
 
 
-def _student(ns, exercise_id):
-    return ns[METHODS[exercise_id][0]]
-
-
 def _scenarios(exercise_id, scenarios):
-    def check(ns):
-        door_class = student_door(exercise_id, _student(ns, exercise_id))
-        for sc in scenarios:
-            parsed = parse(sc.text)
-            seed = parsed.header.get("seed", 0)
-            script = sc.text
-            door = _build(door_class, parsed)
-            stuck = None
-            try:
-                replay(parsed, door=door)
-            except HandlerError as error:
-                if not door.violations:        # a rule broken earlier explains more than the exception
-                    _reraise_student_error(error, sc.title, seed, script, door)
-            except FtError as error:           # a command the run no longer allows
-                stuck = str(error)
-            if door.violations:
-                raise _fail_for(exercise_id, sc.title, seed, script, door, door.violations[0],
-                                door.violations[1:])
-            if stuck:
-                raise Fail(f"{sc.title}: the scenario could not go on (seed {seed})",
-                           expected="the run the scenario describes", got=stuck, seed=seed, script=script, run=door)
-            if sc.judge is not None:
-                problem = sc.judge(door)
-                if problem:
-                    rule, got = problem
-                    raise Fail(f"{sc.title}: {rule} broken (seed {seed})",
-                               expected=_EXPECTED[exercise_id].get(rule, rule), got=f"at t={door.now}: {got}",
-                               seed=seed, script=script, run=door)
-        return f"{len(scenarios)} scenario{'s' if len(scenarios) > 1 else ''}"
-    return check
+    return scenario_check(exercise_id, METHODS[exercise_id][0], scenarios, student_door,
+                          functools.partial(_fail_for, exercise_id), _EXPECTED[exercise_id])
 
 
 def _fuzzed(exercise_id, profile, seeds, nodes):
     """Random schedules of the fuzzer (a fault ``profile``), shrunk and written as a script on failure."""
-    def check(ns):
-        student = _student(ns, exercise_id)
-        door_class = student_door(exercise_id, student)
-        for seed in seeds:
-            title = f"random schedule {seed} ({profile} profile)"
-            try:
-                result = run_seed(door_class, seed, nodes=nodes, profile=profile)
-            except HandlerError as error:
-                door = door_class.last
-                script = door.to_script([f"exercise {exercise_id}: {title}"]) if door is not None else None
-                _reraise_student_error(error, title, seed, script)
-            if not result.failed:
-                continue
-            try:
-                schedule = shrink(result.schedule, result.violations[0].invariant, budget=30)
-            except HandlerError as error:      # a shorter schedule made the student's code raise
-                _pass_time_limits(error)
-                schedule = result.schedule
-            description = [f"exercise {exercise_id}: {title}, shrunk to the faults that matter"]
-            script = schedule_to_script(schedule, description).render()
-            door = None
-            try:
-                door = replay_script(exercise_id, student, script, halt=True)
-            except (HandlerError, FtError):
-                pass
-            if door is None or not door.violations:          # not reproduced: give the whole schedule
-                script = schedule_to_script(result.schedule, [f"exercise {exercise_id}: {title}"]).render()
-                door = replay_script(exercise_id, student, script, halt=True)
-            found = door.violations[0] if door.violations else result.violations[0]
-            raise _fail_for(exercise_id, title, seed, script, door, found, door.violations[1:])
-        return f"{len(seeds)} random schedules ({profile})"
-    return check
+    return fuzz_check(exercise_id, METHODS[exercise_id][0], profile, seeds, nodes, student_door,
+                      functools.partial(_fail_for, exercise_id))
 
 
 def _preset(door_class, name, note, bugs=None):

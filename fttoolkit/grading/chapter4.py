@@ -23,21 +23,15 @@ Every failure carries the seed and the scenario script of the run, and the run i
 :func:`replay_script` replays such a script with a student's code.
 """
 
-import dis
 import re
 
 from ..algorithms.twopc import (INVARIANTS, LIVENESS, Abort, Commit, DecisionRetry, DecisionTimeout, Prepare,
                                 TwoPCNode, Vote, VoteTimeout, format_writes)
-from ..check.fuzz import run_seed, shrink
-from ..core.errors import FtError, HandlerError
 from ..core.intentions import Persist, Send, SetTimer
 from ..core.invariants import Invariant, Violation
 from ..doors.transactions import DistributedTransaction
-from ..scenario import parse, replay, schedule_to_script
 from .model import Case, Exercise, Fail, expect, register
-from .refereed import Scenario, fail_for
-from .refereed import pass_time_limits as _pass_time_limits
-from .refereed import reraise_student_error as _reraise_student_error
+from .refereed import Scenario, fail_for, fuzz_check, names_read, replay_with, scenario_check
 
 __all__ = ["RULES", "CoordinatorNode", "RecoveringNode", "student_door", "replay_script", "judge_recovery",
            "METHODS"]
@@ -427,18 +421,6 @@ def _verdicts(nodes):
 REFEREE = Invariant("§5.8.3: each step does what Gray's two-phase commit says", check=_verdicts)
 
 
-def _names(function):
-    """The names a function (and the functions inside it) reads: attributes, globals."""
-    code = getattr(function, "__code__", None)
-    found, todo = set(), [code] if code is not None else []
-    while todo:
-        code = todo.pop()
-        found |= {i.argval for i in dis.get_instructions(code)
-                  if i.opname in ("LOAD_ATTR", "LOAD_METHOD", "LOAD_GLOBAL", "LOAD_NAME")}
-        todo.extend(c for c in code.co_consts if hasattr(c, "co_code"))
-    return found
-
-
 #: Exercise id -> names of the course's code that would do the exercise for the student.
 _FORBIDDEN = {"4.1": ("on_prepare", "_vote_yes"), "4.2": ("_decide",), "4.3": ("_start_participant",)}
 
@@ -462,7 +444,7 @@ def student_door(exercise_id, student):
                        expected=f"def {method}(self, {args}): ...", got=f"{name} inherits the course's {method}")
         body = getattr(student, method)
         node_class = _refereed_vote(student) if exercise_id == "4.1" else _refereed_decide(student)
-    used = [n for n in _FORBIDDEN[exercise_id] if n in _names(body)]
+    used = [n for n in _FORBIDDEN[exercise_id] if n in names_read(body)]
     if used:
         raise Fail(f"{name} calls the course's {used[0]}: write it yourself", expected="your own code",
                    got=f"a call of {used[0]}")
@@ -478,14 +460,6 @@ def student_door(exercise_id, student):
     return type("StudentTxn", (DistributedTransaction,), attrs)
 
 
-def _build(door_class, script, halt=False):
-    h = script.header
-    kwargs = dict(h.get("params", {}))
-    kwargs.update(h.get("network", {}))
-    return door_class(nodes=h.get("nodes", 3), seed=h.get("seed", 0), bugs=h.get("bugs", []), check=True,
-                      halt=halt, **kwargs)
-
-
 def replay_script(exercise_id, student, script, halt=False):
     """Replay a scenario ``script`` (text) with ``student``'s code as exercise ``exercise_id`` runs it; return the door.
 
@@ -495,10 +469,7 @@ def replay_script(exercise_id, student, script, halt=False):
     >>> [(v["invariant"], v.tick) for v in door.violations][:2]
     [('Ask when prepared without an outcome (Gray 1978, §5.8.3)', 50), ('Atomicity', 50)]
     """
-    parsed = parse(script)
-    door = _build(student_door(exercise_id, student), parsed, halt)
-    replay(parsed, door=door)
-    return door
+    return replay_with(student_door(exercise_id, student), script, halt)
 
 
 # ---------------------------------------------------------------------------------- running cases
@@ -510,70 +481,13 @@ def _fail_for(title, seed, script, door, violation, later=()):
 
 
 def _scenarios(exercise_id, scenarios):
-    def check(ns):
-        door_class = student_door(exercise_id, ns[METHODS[exercise_id][0]])
-        for sc in scenarios:
-            parsed = parse(sc.text)
-            seed = parsed.header.get("seed", 0)
-            script = sc.text
-            door = _build(door_class, parsed)
-            stuck = None
-            try:
-                replay(parsed, door=door)
-            except HandlerError as error:
-                if not door.violations:        # a rule broken earlier explains more than the exception
-                    _reraise_student_error(error, sc.title, seed, script, door)
-            except FtError as error:           # a command the run no longer allows
-                stuck = str(error)
-            if door.violations:
-                raise _fail_for(sc.title, seed, script, door, door.violations[0], door.violations[1:])
-            if stuck:
-                raise Fail(f"{sc.title}: the scenario could not go on (seed {seed})",
-                           expected="the run the scenario describes", got=stuck, seed=seed, script=script, run=door)
-            if sc.judge is not None:
-                problem = sc.judge(door)
-                if problem:
-                    rule, got = problem
-                    raise Fail(f"{sc.title}: {rule} broken (seed {seed})", expected=RULES.get(rule, rule),
-                               got=f"at t={door.now}: {got}", seed=seed, script=script, run=door)
-        return f"{len(scenarios)} scenario{'s' if len(scenarios) > 1 else ''}"
-    return check
+    return scenario_check(exercise_id, METHODS[exercise_id][0], scenarios, student_door, _fail_for, RULES)
 
 
 def _fuzzed(exercise_id, profile, seeds, nodes=4):
     """Random schedules of the fuzzer (a fault ``profile``), shrunk and written as a script on failure."""
-    def check(ns):
-        student = ns[METHODS[exercise_id][0]]
-        door_class = student_door(exercise_id, student)
-        for seed in seeds:
-            title = f"random schedule {seed} ({profile} profile)"
-            try:
-                result = run_seed(door_class, seed, nodes=nodes, profile=profile)
-            except HandlerError as error:
-                door = door_class.last
-                script = _readable(door.to_script([f"exercise {exercise_id}: {title}"])) if door is not None else None
-                _reraise_student_error(error, title, seed, script)
-            if not result.failed:
-                continue
-            try:
-                schedule = shrink(result.schedule, result.violations[0].invariant, budget=30)
-            except HandlerError as error:      # a shorter schedule made the student's code raise
-                _pass_time_limits(error)
-                schedule = result.schedule
-            description = [f"exercise {exercise_id}: {title}, shrunk to the faults that matter"]
-            script = _readable(schedule_to_script(schedule, description).render())
-            door = None
-            try:
-                door = replay_script(exercise_id, student, script, halt=True)
-            except (HandlerError, FtError):
-                pass
-            if door is None or not door.violations:          # not reproduced: give the whole schedule
-                script = _readable(schedule_to_script(result.schedule, [f"exercise {exercise_id}: {title}"]).render())
-                door = replay_script(exercise_id, student, script, halt=True)
-            found = door.violations[0] if door.violations else result.violations[0]
-            raise _fail_for(title, seed, script, door, found, door.violations[1:])
-        return f"{len(seeds)} random schedules ({profile})"
-    return check
+    return fuzz_check(exercise_id, METHODS[exercise_id][0], profile, seeds, nodes, student_door, _fail_for,
+                      readable=_readable)
 
 
 _REQUEST = re.compile(r"^(\s*(?:at \d+ )?)request (\S+) ((?:Begin|Refuse)\(.*\))\s*$")

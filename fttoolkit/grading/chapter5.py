@@ -18,20 +18,14 @@ scenario script of the run, and the run itself for ``show_run``; :func:`replay_s
 script with a student's code.
 """
 
-import dis
 
 from ..algorithms.paxos import (INVARIANTS, LIVENESS, Accept, Accepted, Ballot, Nack, PaxosNode, Promise, Retry,
                                 highest_accepted)
-from ..check.fuzz import run_seed, shrink
-from ..core.errors import FtError, HandlerError
 from ..core.intentions import Persist, Send
 from ..core.invariants import Invariant, Violation
 from ..doors.paxos import Paxos
-from ..scenario import parse, replay, schedule_to_script
 from .model import Case, Exercise, Fail, expect, register
-from .refereed import Scenario, fail_for
-from .refereed import pass_time_limits as _pass_time_limits
-from .refereed import reraise_student_error as _reraise_student_error
+from .refereed import Scenario, fail_for, fuzz_check, names_read, replay_with, scenario_check
 
 __all__ = ["RULES", "student_door", "replay_script", "METHODS"]
 
@@ -295,18 +289,6 @@ def _verdicts(nodes):
 REFEREE = Invariant("§2.2: each step does what Paxos Made Simple says", check=_verdicts)
 
 
-def _names(function):
-    """The names a function (and the functions inside it) reads: attributes, globals."""
-    code = getattr(function, "__code__", None)
-    found, todo = set(), [code] if code is not None else []
-    while todo:
-        code = todo.pop()
-        found |= {i.argval for i in dis.get_instructions(code)
-                  if i.opname in ("LOAD_ATTR", "LOAD_METHOD", "LOAD_GLOBAL", "LOAD_NAME")}
-        todo.extend(c for c in code.co_consts if hasattr(c, "co_code"))
-    return found
-
-
 def student_door(exercise_id, student):
     """The front door that runs exercise ``exercise_id``'s code ``student`` under the invariants and the referee."""
     name, method = METHODS[exercise_id]
@@ -314,7 +296,7 @@ def student_door(exercise_id, student):
         if not callable(student) or isinstance(student, type):
             raise Fail("choose_value must be a function", expected="def choose_value(promises, own_value): ...",
                        got=repr(student))
-        if "highest_accepted" in _names(student):
+        if "highest_accepted" in names_read(student):
             raise Fail("exercise 5.3 asks you to find the highest-numbered proposal yourself: do not call "
                        "highest_accepted", expected="your own loop over promises.values()",
                        got="a call of highest_accepted")
@@ -326,7 +308,7 @@ def student_door(exercise_id, student):
         if getattr(student, method) is getattr(PaxosNode, method):
             raise Fail(f"{name} does not define {method}: write it in the class",
                        expected=f"def {method}(self, msg, sender): ...", got=f"{name} inherits the course's {method}")
-        if method in _names(getattr(student, method)):
+        if method in names_read(getattr(student, method)):
             raise Fail(f"{name}.{method} calls the course's {method} (super().{method}...): write it yourself",
                        expected="your own code", got=f"a call of {method}")
         node_class = _refereed(student, method)
@@ -337,14 +319,6 @@ def student_door(exercise_id, student):
 
     return type("StudentPaxos", (Paxos,), {"node_class": node_class, "invariants": [REFEREE] + list(INVARIANTS),
                                            "__init__": __init__, "last": None, "__module__": __name__})
-
-
-def _build(door_class, script, halt=False):
-    h = script.header
-    kwargs = dict(h.get("params", {}))
-    kwargs.update(h.get("network", {}))
-    return door_class(nodes=h.get("nodes", 3), seed=h.get("seed", 0), bugs=h.get("bugs", []), check=True,
-                      halt=halt, **kwargs)
 
 
 def replay_script(exercise_id, student, script, halt=False):
@@ -359,10 +333,7 @@ def replay_script(exercise_id, student, script, halt=False):
     >>> sorted({v["invariant"] for v in door.violations})[:2]
     ['Agreement', 'Learners agree']
     """
-    parsed = parse(script)
-    door = _build(student_door(exercise_id, student), parsed, halt)
-    replay(parsed, door=door)
-    return door
+    return replay_with(student_door(exercise_id, student), script, halt)
 
 
 # ---------------------------------------------------------------------------------- running cases
@@ -389,34 +360,7 @@ def _everyone_learned(value=None):
 
 
 def _scenarios(exercise_id, scenarios):
-    def check(ns):
-        door_class = student_door(exercise_id, ns[METHODS[exercise_id][0]])
-        for sc in scenarios:
-            parsed = parse(sc.text)
-            seed = parsed.header.get("seed", 0)
-            script = sc.text
-            door = _build(door_class, parsed)
-            stuck = None
-            try:
-                replay(parsed, door=door)
-            except HandlerError as error:
-                if not door.violations:        # a rule broken earlier explains more than the exception
-                    _reraise_student_error(error, sc.title, seed, script, door)
-            except FtError as error:           # a command the run no longer allows
-                stuck = str(error)
-            if door.violations:
-                raise _fail_for(sc.title, seed, script, door, door.violations[0], door.violations[1:])
-            if stuck:
-                raise Fail(f"{sc.title}: the scenario could not go on (seed {seed})",
-                           expected="the run the scenario describes", got=stuck, seed=seed, script=script, run=door)
-            if sc.judge is not None:
-                problem = sc.judge(door)
-                if problem:
-                    rule, got = problem
-                    raise Fail(f"{sc.title}: {rule} broken (seed {seed})", expected=RULES.get(rule, rule),
-                               got=f"at t={door.now}: {got}", seed=seed, script=script, run=door)
-        return f"{len(scenarios)} scenario{'s' if len(scenarios) > 1 else ''}"
-    return check
+    return scenario_check(exercise_id, METHODS[exercise_id][0], scenarios, student_door, _fail_for, RULES)
 
 
 def _calm_script(nodes, seed, proposals):
@@ -444,38 +388,8 @@ def _calm(exercise_id):
 
 def _fuzzed(exercise_id, profile, seeds, nodes=5):
     """Random schedules of the fuzzer (a fault ``profile``), shrunk and written as a script on failure."""
-    def check(ns):
-        student = ns[METHODS[exercise_id][0]]
-        door_class = student_door(exercise_id, student)
-        for seed in seeds:
-            title = f"random schedule {seed} ({profile} profile)"
-            try:
-                result = run_seed(door_class, seed, nodes=nodes, profile=profile)
-            except HandlerError as error:
-                door = door_class.last
-                script = door.to_script([f"exercise {exercise_id}: {title}"]) if door is not None else None
-                _reraise_student_error(error, title, seed, script)
-            if not result.failed:
-                continue
-            try:
-                schedule = shrink(result.schedule, result.violations[0].invariant, budget=30)
-            except HandlerError as error:      # a shorter schedule made the student's code raise
-                _pass_time_limits(error)
-                schedule = result.schedule
-            description = [f"exercise {exercise_id}: {title}, shrunk to the faults that matter"]
-            script = schedule_to_script(schedule, description).render()
-            door = None
-            try:
-                door = replay_script(exercise_id, student, script, halt=True)
-            except (HandlerError, FtError):
-                pass
-            if door is None or not door.violations:          # not reproduced: give the whole schedule
-                script = schedule_to_script(result.schedule, [f"exercise {exercise_id}: {title}"]).render()
-                door = replay_script(exercise_id, student, script, halt=True)
-            found = door.violations[0] if door.violations else result.violations[0]
-            raise _fail_for(title, seed, script, door, found)
-        return f"{len(seeds)} random schedules ({profile})"
-    return check
+    return fuzz_check(exercise_id, METHODS[exercise_id][0], profile, seeds, nodes, student_door, _fail_for,
+                      report_later=False)
 
 
 def _preset(name, note):

@@ -17,19 +17,15 @@ happens, even when the run would only go wrong later; the invariants still judge
 ``show_run``; :func:`replay_script` replays such a script with a student's class.
 """
 
-import dis
 
 from ..algorithms.raft import (INVARIANTS, LIVENESS, AppendEntriesReply, ElectionTimeout, RaftNode,
                                RequestVoteReply)
-from ..check.fuzz import run_seed, shrink
-from ..core.errors import FtError, HandlerError
+from ..core.errors import HandlerError
 from ..core.intentions import Note, Persist, Send, SetTimer
 from ..core.invariants import Invariant, Violation
 from ..doors.raft import Raft
-from ..scenario import parse, replay, schedule_to_script
 from .model import Case, Exercise, Fail, register
-from .refereed import Scenario, fail_for
-from .refereed import pass_time_limits as _pass_time_limits
+from .refereed import Scenario, fail_for, fuzz_check, names_read, replay_with, scenario_check
 from .refereed import reraise_student_error as _reraise_student_error
 
 __all__ = ["RULES", "student_door", "replay_script"]
@@ -397,13 +393,7 @@ REFEREE = Invariant("Figure 2: each handler does what Figure 2 of the paper says
 
 def _attributes(function):
     """The attribute names a function (and the functions inside it) reads: ``self.x`` gives ``x``."""
-    code = getattr(function, "__code__", None)
-    found, todo = set(), [code] if code is not None else []
-    while todo:
-        code = todo.pop()
-        found |= {i.argval for i in dis.get_instructions(code) if i.opname in ("LOAD_ATTR", "LOAD_METHOD")}
-        todo.extend(c for c in code.co_consts if hasattr(c, "co_code"))
-    return found
+    return names_read(function, ("LOAD_ATTR", "LOAD_METHOD"))
 
 
 def student_door(exercise_id, cls):
@@ -434,14 +424,6 @@ def student_door(exercise_id, cls):
                                          "__init__": __init__, "last": None, "__module__": __name__})
 
 
-def _build(door_class, script, halt=False):
-    h = script.header
-    kwargs = dict(h.get("params", {}))
-    kwargs.update(h.get("network", {}))
-    return door_class(nodes=h.get("nodes", 3), seed=h.get("seed", 0), bugs=h.get("bugs", []), check=True,
-                      halt=halt, **kwargs)
-
-
 def replay_script(exercise_id, node_class, script, halt=False):
     """Replay a scenario ``script`` (text) with ``node_class`` as exercise ``exercise_id`` runs it; return the door.
 
@@ -458,10 +440,7 @@ def replay_script(exercise_id, node_class, script, halt=False):
     >>> door.violations, [entry.term for entry in n1.log], n1.commit_index
     ([], [1, 2, 4], 0)
     """
-    parsed = parse(script)
-    door = _build(student_door(exercise_id, node_class), parsed, halt)
-    replay(parsed, door=door)
-    return door
+    return replay_with(student_door(exercise_id, node_class), script, halt)
 
 
 # ---------------------------------------------------------------------------------- running cases
@@ -475,34 +454,8 @@ def _fail_for(title, seed, script, door, violation, later=()):
 
 
 def _scenarios(exercise_id, scenarios):
-    def check(ns):
-        door_class = student_door(exercise_id, _student_class(ns, exercise_id))
-        for sc in scenarios:
-            parsed = parse(sc.text)
-            seed = parsed.header.get("seed", 0)
-            script = sc.text
-            door = _build(door_class, parsed)
-            stuck = None
-            try:
-                replay(parsed, door=door)
-            except HandlerError as error:
-                if not door.violations:        # a rule broken earlier explains more than the exception
-                    _reraise_student_error(error, sc.title, seed, script)
-            except FtError as error:           # a command the run no longer allows (it went elsewhere)
-                stuck = str(error)
-            if door.violations:
-                raise _fail_for(sc.title, seed, script, door, door.violations[0], door.violations[1:])
-            if stuck:
-                raise Fail(f"{sc.title}: the scenario could not go on (seed {seed})",
-                           expected="the run the scenario describes", got=stuck, seed=seed, script=script, run=door)
-            if sc.judge is not None:
-                problem = sc.judge(door)
-                if problem:
-                    rule, got = problem
-                    raise Fail(f"{sc.title}: {rule} broken (seed {seed})", expected=RULES.get(rule, rule),
-                               got=f"at t={door.now}: {got}", seed=seed, script=script, run=door)
-        return f"{len(scenarios)} scenario{'s' if len(scenarios) > 1 else ''}"
-    return check
+    return scenario_check(exercise_id, METHODS[exercise_id][0], scenarios, student_door, _fail_for, RULES,
+                          run_on_error=False)
 
 
 def _calm(exercise_id, title, runs):
@@ -532,37 +485,8 @@ def _calm(exercise_id, title, runs):
 
 def _fuzzed(exercise_id, profile, seeds, nodes=5):
     """Random schedules of the fuzzer (a fault ``profile``), shrunk and written as a script on failure."""
-    def check(ns):
-        door_class = student_door(exercise_id, _student_class(ns, exercise_id))
-        for seed in seeds:
-            title = f"random schedule {seed} ({profile} profile)"
-            try:
-                result = run_seed(door_class, seed, nodes=nodes, profile=profile)
-            except HandlerError as error:
-                door = door_class.last
-                script = door.to_script([f"exercise {exercise_id}: {title}"]) if door is not None else None
-                _reraise_student_error(error, title, seed, script)
-            if not result.failed:
-                continue
-            try:
-                schedule = shrink(result.schedule, result.violations[0].invariant, budget=30)
-            except HandlerError as error:      # a shorter schedule made the student's code raise
-                _pass_time_limits(error)
-                schedule = result.schedule
-            description = [f"exercise {exercise_id}: {title}, shrunk to the faults that matter"]
-            script = schedule_to_script(schedule, description).render()
-            door = None
-            try:
-                door = replay_script(exercise_id, _student_class(ns, exercise_id), script, halt=True)
-            except (HandlerError, FtError):
-                pass
-            if door is None or not door.violations:          # not reproduced: give the whole schedule
-                script = schedule_to_script(result.schedule, [f"exercise {exercise_id}: {title}"]).render()
-                door = replay_script(exercise_id, _student_class(ns, exercise_id), script, halt=True)
-            found = door.violations[0] if door.violations else result.violations[0]
-            raise _fail_for(title, seed, script, door, found)
-        return f"{len(seeds)} random schedules ({profile})"
-    return check
+    return fuzz_check(exercise_id, METHODS[exercise_id][0], profile, seeds, nodes, student_door, _fail_for,
+                      report_later=False)
 
 
 # ---------------------------------------------------------------------------------- shared drives

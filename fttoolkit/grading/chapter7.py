@@ -31,7 +31,6 @@ not, as in Jepsen's ``:info`` results.
 """
 
 import dataclasses
-import dis
 import random
 
 from ..algorithms.twopc import INVARIANTS as TWOPC_INVARIANTS
@@ -47,7 +46,7 @@ from ..doors.transactions import DistributedTransaction
 from ..scenario import ScriptError, parse, replay, schedule_to_script, with_bugs
 from .chapter4 import _readable
 from .model import Case, Exercise, Fail, TimeLimit, describe_error, register
-from .refereed import pass_time_limits
+from .refereed import build_door, names_read, pass_time_limits
 
 __all__ = ["RULES", "YOURS", "invariant_door", "replay_script", "judge_script", "random_history",
            "format_history", "HistoryView", "ScriptVerdict", "BUG_SEEDS", "SCRIPT_BUG", "SCRIPT_INVARIANT"]
@@ -95,18 +94,6 @@ RULES = {
 
 #: The name the student's violations carry in the runs (whatever name the student gives them).
 YOURS = "Your invariant"
-
-
-def _names(function):
-    """The names a function (and the functions inside it) reads: attributes, globals."""
-    code = getattr(function, "__code__", None)
-    found, todo = set(), [code] if code is not None else []
-    while todo:
-        code = todo.pop()
-        found |= {i.argval for i in dis.get_instructions(code)
-                  if i.opname in ("LOAD_ATTR", "LOAD_METHOD", "LOAD_GLOBAL", "LOAD_NAME")}
-        todo.extend(c for c in code.co_consts if hasattr(c, "co_code"))
-    return found
 
 
 def _function(ns, name, signature):
@@ -200,14 +187,6 @@ def invariant_door(predicate, watch=None, course=False):
                                                             "last": None, "__module__": __name__})
 
 
-def _build(door_class, parsed, halt=False):
-    h = parsed.header
-    kwargs = dict(h.get("params", {}))
-    kwargs.update(h.get("network", {}))
-    return door_class(nodes=h.get("nodes", 3), seed=h.get("seed", 0), bugs=h.get("bugs", []), check=True,
-                      halt=halt, **kwargs)
-
-
 def replay_script(predicate, script, halt=False):
     """Replay a two-phase-commit ``script`` (text) with ``predicate`` as an invariant beside the course's.
 
@@ -222,7 +201,7 @@ def replay_script(predicate, script, halt=False):
     if parsed.header["algorithm"] != DistributedTransaction.name:
         raise ScriptError(f"exercise 7.1 replays {DistributedTransaction.name!r} scripts; this one is for "
                           f"{parsed.header['algorithm']!r}")
-    door = _build(invariant_door(predicate, course=True), parsed, halt)
+    door = build_door(invariant_door(predicate, course=True), parsed, halt)
     replay(parsed, door=door)
     return door
 
@@ -311,7 +290,7 @@ def _replay_scripted(predicate, title, text, bugs):
     parsed = parse(script)
     seed = parsed.header.get("seed", 0)
     watch = _Watch()
-    door = _build(invariant_door(predicate, watch, course=bool(bugs)), parsed)
+    door = build_door(invariant_door(predicate, watch, course=bool(bugs)), parsed)
     try:
         replay(parsed, door=door)
     except (_PredicateError, _BadResult) as error:
@@ -383,7 +362,7 @@ def _clean_fuzzed(ns):
                 pass
             script = _fuzzed_script(schedule, title + ", shrunk to the faults that matter")
             watch = _Watch()
-            door = _build(invariant_door(predicate, watch, course=True), parse(script), halt=True)
+            door = build_door(invariant_door(predicate, watch, course=True), parse(script), halt=True)
             try:
                 replay(parse(script), door=door)
             except (_PredicateError, _BadResult) as error:
@@ -391,7 +370,7 @@ def _clean_fuzzed(ns):
             if watch.first is None:                      # not reproduced: give the whole schedule
                 script = _fuzzed_script(result.schedule, title)
                 watch = _Watch()
-                door = _build(invariant_door(predicate, watch, course=True), parse(script), halt=True)
+                door = build_door(invariant_door(predicate, watch, course=True), parse(script), halt=True)
                 try:
                     replay(parse(script), door=door)
                 except (_PredicateError, _BadResult) as error:
@@ -465,7 +444,7 @@ def _missed(predicate, title, seed, schedule, course):
     except (_PredicateError, _BadResult):
         pass
     script = _fuzzed_script(shown, title + (", shrunk to the faults that matter" if shown is not full else ""))
-    door = _build(invariant_door(predicate, course=True), parse(script))
+    door = build_door(invariant_door(predicate, course=True), parse(script))
     try:
         replay(parse(script), door=door)
     except (_PredicateError, _BadResult):
@@ -819,8 +798,8 @@ def _judge_history(f, what, history, seed=None):
 
 def _linearizable_function(ns):
     f = _function(ns, "is_linearizable", "(history)")
-    if {"linearizability", "course_check"} & _names(f) or any(
-            f.__globals__.get(name) is course_check for name in _names(f)):
+    if {"linearizability", "course_check"} & names_read(f) or any(
+            f.__globals__.get(name) is course_check for name in names_read(f)):
         raise Fail("is_linearizable calls the course's checker: write the search yourself",
                    expected="your own search", got="a call of fttoolkit.check.linearizability.check")
     return f
