@@ -1,75 +1,36 @@
 """Chapter 5's graded Paxos exercises: the solutions score full points; wrong versions lose the case that
 exposes them, with the rule they break, the seed, and a script that replays to the same violation."""
 
-import pathlib
+import functools
 
-import nbformat
 import pytest
 
 from fttoolkit import Paxos
 from fttoolkit.algorithms.paxos import INVARIANTS, Accepted, Nack, PaxosNode, Promise, highest_accepted
 from fttoolkit.check.fuzz import run_seed
-from fttoolkit.grading import check, feedback, run_exercise, show_run
+from fttoolkit.grading import check, feedback, show_run
 from fttoolkit.grading.chapter5 import (ACCEPT, HIGHEST, KEEP, METHODS, PERSIST, PROMISE_HIGHER, REFEREE, REPORT,
                                         RULES, TELL, _chooser, _refereed, replay_script)
-from fttoolkit.grading.grader import grade
-from fttoolkit.grading.model import exercise
-from fttoolkit.grading.notebooks import EXERCISES, SOLUTIONS, cell_role
-from fttoolkit.scenario import parse
+
+import grading_support as support
 
 NOTEBOOK = "05_paxos.ipynb"
 POINTS = {"5.1": 4, "5.2": 4, "5.3": 4}
 
 
-def namespace(folder):
-    """Run a chapter 5 notebook's set-up and exercise cells, as a student's kernel would."""
-    ns = {}
-    for cell in nbformat.read(pathlib.Path(folder) / NOTEBOOK, as_version=4).cells:
-        if cell_role(cell)[0] in ("setup", "exercise"):
-            exec(cell.source, ns)
-    return ns
-
-
-@pytest.fixture(scope="module")
-def solved():
-    return namespace(SOLUTIONS)
-
-
-def graded(ex_id, student, timeout=10):
-    """Run exercise ``ex_id`` on ``student``; return (result, {case title: failed CaseResult})."""
-    result = run_exercise(exercise(ex_id), {METHODS[ex_id][0]: student}, timeout)
-    return result, {c.case.title: c for c in result.cases if not c.passed}
-
-
-def assert_replayable(ex_id, student, failure):
-    """The failure's script, replayed with the same code, breaks the same rule first, at the same tick."""
-    assert failure.seed is not None and failure.script and failure.run is not None
-    assert parse(failure.script).header["seed"] == failure.seed
-    door = replay_script(ex_id, student, failure.script)
-    first, shown = door.violations[0], failure.run.violations[0]
-    assert (first["invariant"], first["detail"], first.tick) == (shown["invariant"], shown["detail"], shown.tick)
-    assert f"at t={first.tick}: {first['detail']}" in failure.got
-    return door
+solved = support.solved_fixture(NOTEBOOK)
+graded = support.grader({ex_id: METHODS[ex_id][0] for ex_id in POINTS})
+assert_replayable = functools.partial(support.assert_replayable, replay_script)
 
 
 # ------------------------------------------------------------------------------ the solutions
 def test_the_solutions_get_full_points(solved, capsys):
-    for ex_id, points in POINTS.items():
-        result = check(ex_id, solved).result
-        assert result.points == result.out_of == points, feedback(result)
-    assert capsys.readouterr().out.count("All tests pass") == 3
+    support.assert_full_points(solved, POINTS, capsys)
 
 
 def test_the_exercise_notebook_is_generated_and_its_stubs_say_not_done_yet():
-    text = (EXERCISES / NOTEBOOK).read_text()
-    cells = nbformat.read(EXERCISES / NOTEBOOK, as_version=4).cells
-    stubs = [c.source for c in cells if cell_role(c)[0] == "exercise"]
-    assert "BEGIN SOLUTION" not in text and len(stubs) == 3
+    stubs = support.assert_stubs_say_not_done_yet(NOTEBOOK, POINTS).values()
     assert all(s.count("raise NotImplementedError('Exercise 5.") == 1 for s in stubs)
-    ns = namespace(EXERCISES)
-    for ex_id in POINTS:
-        result = run_exercise(exercise(ex_id), ns)
-        assert result.points == 0 and all("not done yet" in c.reason for c in result.cases), feedback(result)
 
 
 def test_every_rule_is_stated():
@@ -288,22 +249,12 @@ def test_code_that_raises_or_loops_is_reported_not_fatal():
 
 
 def test_each_exercise_checks_in_a_few_seconds(solved):
-    import time
-    for ex_id in POINTS:
-        start = time.perf_counter()
-        run_exercise(exercise(ex_id), solved)
-        assert time.perf_counter() - start < 3, ex_id
+    support.assert_each_checks_within(solved, POINTS, 3)
 
 
 def test_the_grader_grades_chapter_5(tmp_path):
-    nb = nbformat.read(SOLUTIONS / NOTEBOOK, as_version=4)
-    (tmp_path / "ana").mkdir()
-    nbformat.write(nb, tmp_path / "ana" / NOTEBOOK)
-    cell = next(c for c in nb.cells if cell_role(c) == ("exercise", "5.3"))
-    cell.source = "def choose_value(promises, own_value):\n    return own_value\n"
-    (tmp_path / "ben").mkdir()
-    nbformat.write(nb, tmp_path / "ben" / NOTEBOOK)
-    rows = {(r.student, r.exercise): r for r in grade([tmp_path], timeout=10)}
+    rows = support.grade_ana_and_ben(tmp_path, NOTEBOOK, "5.3",
+                                     lambda source: "def choose_value(promises, own_value):\n    return own_value\n")
     assert [rows[("ana", e)].points for e in POINTS] == [4, 4, 4]
     ben = rows[("ben", "5.3")]
     assert ben.points == 0 and HIGHEST in ben.reason

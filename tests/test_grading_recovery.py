@@ -1,9 +1,8 @@
 """Chapter 3's graded failure-recovery exercises: the solutions score full points; wrong versions lose the case
 that exposes them, with the rule they break, the seed, and a script that replays to the same violation."""
 
-import pathlib
+import functools
 
-import nbformat
 import pytest
 
 from fttoolkit import PrimaryBackup, WriteAheadLog
@@ -11,70 +10,33 @@ from fttoolkit.algorithms.primary_backup import PrimaryBackupNode
 from fttoolkit.algorithms.wal import Checkpoint, LogRecord, apply_write, read_record
 from fttoolkit.check.fuzz import run_seed
 from fttoolkit.core import Torn
-from fttoolkit.grading import check, feedback, run_exercise, show_run
+from fttoolkit.grading import check, feedback, show_run
 from fttoolkit.grading.chapter3 import (ADOPT, CURRENT, DISCARD, FOLLOWS, IDEMPOTENT, IN_LINE, KEEP_READING, LSN,
                                         METHODS, NEWER, ONLY_NEWER, RULES, SHIP_LOG, SNAPSHOT_GONE, STALE, STATE,
                                         EpochNode, ReturningNode, _pb_door, _refereed_catch_up, _refereed_fence,
                                         _replaying, _wal_door, judge_replay, reference_replay, replay_script)
-from fttoolkit.grading.grader import grade
-from fttoolkit.grading.model import exercise
-from fttoolkit.grading.notebooks import EXERCISES, SOLUTIONS, cell_role
 from fttoolkit.scenario import parse, replay
+
+import grading_support as support
 
 NOTEBOOK = "03_failure_recovery.ipynb"
 POINTS = {"3.1": 6, "3.2": 6, "3.3": 6}
 
 
-def namespace(folder):
-    """Run a chapter 3 notebook's set-up and exercise cells, as a student's kernel would."""
-    ns = {}
-    for cell in nbformat.read(pathlib.Path(folder) / NOTEBOOK, as_version=4).cells:
-        if cell_role(cell)[0] in ("setup", "exercise"):
-            exec(cell.source, ns)
-    return ns
-
-
-@pytest.fixture(scope="module")
-def solved():
-    return namespace(SOLUTIONS)
-
-
-def graded(ex_id, student, timeout=10):
-    """Run exercise ``ex_id`` on ``student``; return (result, {case title: failed CaseResult})."""
-    result = run_exercise(exercise(ex_id), {METHODS[ex_id][0]: student}, timeout)
-    return result, {c.case.title: c for c in result.cases if not c.passed}
-
-
-def assert_replayable(ex_id, student, failure):
-    """The failure's script, replayed with the same code, breaks the same rule first, at the same tick."""
-    assert failure.seed is not None and failure.script and failure.run is not None
-    assert parse(failure.script).header["seed"] == failure.seed
-    door = replay_script(ex_id, student, failure.script)
-    first, shown = door.violations[0], failure.run.violations[0]
-    assert (first["invariant"], first["detail"], first.tick) == (shown["invariant"], shown["detail"], shown.tick)
-    assert f"at t={first.tick}: {first['detail']}" in failure.got
-    return door
+solved = support.solved_fixture(NOTEBOOK)
+graded = support.grader({ex_id: METHODS[ex_id][0] for ex_id in POINTS})
+assert_replayable = functools.partial(support.assert_replayable, replay_script)
 
 
 # ------------------------------------------------------------------------------ the solutions
 def test_the_solutions_get_full_points(solved, capsys):
-    for ex_id, points in POINTS.items():
-        result = check(ex_id, solved).result
-        assert result.points == result.out_of == points, feedback(result)
-    assert capsys.readouterr().out.count("All tests pass") == 3
+    support.assert_full_points(solved, POINTS, capsys)
 
 
 def test_the_exercise_notebook_is_generated_and_its_stubs_say_not_done_yet():
-    text = (EXERCISES / NOTEBOOK).read_text()
-    cells = nbformat.read(EXERCISES / NOTEBOOK, as_version=4).cells
-    stubs = {cell_role(c)[1]: c.source for c in cells if cell_role(c)[0] == "exercise"}
-    assert "BEGIN SOLUTION" not in text and sorted(stubs) == ["3.1", "3.2", "3.3"]
+    stubs = support.assert_stubs_say_not_done_yet(NOTEBOOK, POINTS)
     assert [stubs[e].count("raise NotImplementedError('Exercise " + e) for e in ("3.1", "3.2")] == [1, 2]
     assert stubs["3.3"].count('raise NotImplementedError("Exercise 3.3') == 2
-    ns = namespace(EXERCISES)
-    for ex_id in POINTS:
-        result = run_exercise(exercise(ex_id), ns)
-        assert result.points == 0 and all("not done yet" in c.reason for c in result.cases), feedback(result)
 
 
 def test_every_rule_is_stated():
@@ -481,16 +443,10 @@ def test_answers_of_the_wrong_shape_get_a_clear_reason():
 
 @pytest.mark.slow
 def test_the_grader_grades_chapter_3(tmp_path):
-    nb = nbformat.read(SOLUTIONS / NOTEBOOK, as_version=4)
-    (tmp_path / "ana").mkdir()
-    nbformat.write(nb, tmp_path / "ana" / NOTEBOOK)
-    cell = next(c for c in nb.cells if cell_role(c) == ("exercise", "3.2"))
-    cell.source = ("class FenceNode(EpochNode):\n"
-                   "    def accepts_epoch(self, msg):\n        return True\n"
-                   "    def on_stale_epoch(self, msg, sender):\n        pass\n")
-    (tmp_path / "ben").mkdir()
-    nbformat.write(nb, tmp_path / "ben" / NOTEBOOK)
-    rows = {(r.student, r.exercise): r for r in grade([tmp_path], timeout=10)}
+    rows = support.grade_ana_and_ben(tmp_path, NOTEBOOK, "3.2", lambda source: (
+        "class FenceNode(EpochNode):\n"
+        "    def accepts_epoch(self, msg):\n        return True\n"
+        "    def on_stale_epoch(self, msg, sender):\n        pass\n"))
     assert [rows[("ana", e)].points for e in POINTS] == [6, 6, 6]
     ben = rows[("ben", "3.2")]
     assert ben.points == 1 and STALE in ben.reason        # only the calm failover passes
