@@ -1,9 +1,6 @@
 """Chapter 7's graded checking exercises: the solutions score full points; typical wrong answers lose the case
 that exposes them, with the rule, the seed and a script (or the misjudged history) that shows it again."""
 
-import pathlib
-import time
-
 import nbformat
 import pytest
 
@@ -11,62 +8,35 @@ from fttoolkit import DistributedTransaction
 from fttoolkit.check.fuzz import run_seed
 from fttoolkit.check.linearizability import check as lincheck
 from fttoolkit.core.invariants import Violation
-from fttoolkit.grading import check, feedback, run_exercise, show_run
+from fttoolkit.grading import check, feedback, show_run
 from fttoolkit.grading.chapter7 import (BREAKS, BUG_SEEDS, CATCH, CONTRACT, NO_FALSE_ALARM, PENDING, REAL_TIME,
                                         RULES, SCRIPT, THE_BUG, TIES, YOURS, _HAND, _PENDING, _RANDOM_SEEDS,
                                         format_history, judge_script, random_history, replay_script)
-from fttoolkit.grading.grader import grade
-from fttoolkit.grading.model import exercise
-from fttoolkit.grading.notebooks import EXERCISES, SOLUTIONS, cell_role, make_exercises
+from fttoolkit.grading.notebooks import EXERCISES, make_exercises
 from fttoolkit.scenario import parse, replay, with_bugs
+
+import grading_support as support
 
 NOTEBOOK = "07_checking.ipynb"
 POINTS = {"7.1": 4, "7.2": 4, "7.3": 4}
 NAMES = {"7.1": "atomicity", "7.2": "breaking_script", "7.3": "is_linearizable"}
 
 
-def namespace(folder):
-    """Run the notebook's set-up and exercise cells, as a student's kernel would."""
-    ns = {}
-    for cell in nbformat.read(pathlib.Path(folder) / NOTEBOOK, as_version=4).cells:
-        if cell_role(cell)[0] in ("setup", "exercise"):
-            exec(cell.source, ns)
-    return ns
-
-
-@pytest.fixture(scope="module")
-def solved():
-    return namespace(SOLUTIONS)
-
-
-def graded(ex_id, student, timeout=10):
-    """Run exercise ``ex_id`` on ``student``; return (result, {case title: failed CaseResult})."""
-    result = run_exercise(exercise(ex_id), {NAMES[ex_id]: student}, timeout)
-    return result, {c.case.title: c for c in result.cases if not c.passed}
+solved = support.solved_fixture(NOTEBOOK)
+graded = support.grader(NAMES)
 
 
 # ------------------------------------------------------------------------------ the solutions
 def test_the_solutions_get_full_points_quickly(solved, capsys):
-    for ex_id, points in POINTS.items():
-        start = time.perf_counter()
-        result = check(ex_id, solved).result
-        assert result.points == result.out_of == points, feedback(result)
-        assert time.perf_counter() - start < 3, ex_id
-    assert capsys.readouterr().out.count("All tests pass") == 3
+    support.assert_full_points(solved, POINTS, capsys, seconds=3)
 
 
 def test_the_exercise_notebook_is_generated_and_its_stubs_say_not_done_yet():
     made = make_exercises(write=False)[NOTEBOOK]
     assert nbformat.read(EXERCISES / NOTEBOOK, as_version=4) == made
-    text = (EXERCISES / NOTEBOOK).read_text()
-    stubs = [c.source for c in made.cells if cell_role(c)[0] == "exercise"]
-    assert "BEGIN SOLUTION" not in text and len(stubs) == 3
+    stubs = list(support.assert_stubs_say_not_done_yet(NOTEBOOK, POINTS).values())
     assert [s.count("raise NotImplementedError(") for s in stubs] == [1, 1, 1]
     assert "algorithm paxos" in stubs[1] and "bugs forget-promise" in stubs[1]     # the template's header
-    ns = namespace(EXERCISES)
-    for ex_id in POINTS:
-        result = run_exercise(exercise(ex_id), ns)
-        assert result.points == 0 and all("not done yet" in c.reason for c in result.cases), feedback(result)
 
 
 def test_every_rule_is_stated():
@@ -320,14 +290,8 @@ def test_checkers_that_answer_other_things_raise_loop_or_call_the_course_are_rep
 
 # ------------------------------------------------------------------------------ the grader
 def test_the_grader_grades_chapter_7(tmp_path):
-    nb = nbformat.read(SOLUTIONS / NOTEBOOK, as_version=4)
-    (tmp_path / "ana").mkdir()
-    nbformat.write(nb, tmp_path / "ana" / NOTEBOOK)
-    cell = next(c for c in nb.cells if cell_role(c) == ("exercise", "7.2"))
-    cell.source = cell.source.replace("crash n2\n", "crash n2 disk\n")
-    (tmp_path / "ben").mkdir()
-    nbformat.write(nb, tmp_path / "ben" / NOTEBOOK)
-    rows = {(r.student, r.exercise): r for r in grade([tmp_path], timeout=10)}
+    rows = support.grade_ana_and_ben(tmp_path, NOTEBOOK, "7.2",
+                                     lambda source: source.replace("crash n2\n", "crash n2 disk\n"))
     assert [rows[("ana", e)].points for e in POINTS] == [4, 4, 4]
     assert [rows[("ben", e)].points for e in POINTS] == [4, 3, 4]
     assert THE_BUG in rows[("ben", "7.2")].reason

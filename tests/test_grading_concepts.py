@@ -4,60 +4,38 @@ is reported, never fatal; the untouched exercise notebook says "not done yet".""
 
 import bisect
 import math
-import pathlib
-import time
 
-import nbformat
 import pytest
 
 from fttoolkit.algorithms import availability as course
 from fttoolkit.algorithms.hashing import HashRing, point, vnode_label
-from fttoolkit.grading import check, feedback, run_exercise
+from fttoolkit.grading import feedback
 from fttoolkit.grading.chapter1 import (AVAIL, BALANCE, MAJORITY, MOVES, PARALLEL, READ_WRITE, SERIES, SUCCESSOR,
                                         TOLERATE, VALID, VNODES, WRAP, WRITE_WRITE, disjoint_quorums,
                                         reference_quorum)
 from fttoolkit.grading.grader import grade_notebook
-from fttoolkit.grading.model import exercise
-from fttoolkit.grading.notebooks import EXERCISES, SOLUTIONS, cell_role
+from fttoolkit.grading.notebooks import EXERCISES, SOLUTIONS
+
+import grading_support as support
 
 NOTEBOOK = "01_concepts.ipynb"
 POINTS = {"1.1": 4, "1.2": 4, "1.3": 4}
 
 
-def namespace(folder):
-    ns = {}
-    for cell in nbformat.read(pathlib.Path(folder) / NOTEBOOK, as_version=4).cells:
-        if cell_role(cell)[0] in ("setup", "exercise"):
-            exec(cell.source, ns)
-    return ns
-
-
-@pytest.fixture(scope="module")
-def solved():
-    return namespace(SOLUTIONS)
+solved = support.solved_fixture(NOTEBOOK)
 
 
 def graded(ex_id, ns, timeout=10, **changes):
-    result = run_exercise(exercise(ex_id), dict(ns, **changes), timeout)
-    return result, {c.case.title: c for c in result.cases if not c.passed}
+    return support.run_graded(ex_id, dict(ns, **changes), timeout)
 
 
 def test_the_solutions_get_full_points(solved, capsys):
-    for ex_id, points in POINTS.items():
-        start = time.perf_counter()
-        result = check(ex_id, solved).result
-        assert result.points == result.out_of == points, feedback(result)
-        assert time.perf_counter() - start < 2, ex_id
-    assert capsys.readouterr().out.count("All tests pass") == 3
+    support.assert_full_points(solved, POINTS, capsys, seconds=2)
 
 
 def test_the_exercise_notebook_is_generated_and_its_stubs_say_not_done_yet():
-    text = (EXERCISES / NOTEBOOK).read_text()
-    assert "BEGIN SOLUTION" not in text and "NotImplementedError" in text
-    ns = namespace(EXERCISES)
-    for ex_id in POINTS:
-        result = run_exercise(exercise(ex_id), ns)
-        assert result.points == 0 and all("not done yet" in c.reason for c in result.cases), feedback(result)
+    support.assert_stubs_say_not_done_yet(NOTEBOOK, POINTS)
+    assert "NotImplementedError" in (EXERCISES / NOTEBOOK).read_text()
 
 
 def test_the_grader_gives_the_solution_full_marks_and_the_stubs_none(tmp_path):

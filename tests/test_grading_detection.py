@@ -2,59 +2,32 @@
 case that exposes them, with the rule they break (and, in the simulator, a seed and a replayable script)."""
 
 import math
-import pathlib
-import time
 
-import nbformat
 import pytest
 
 from fttoolkit.algorithms.swim import Ack, SwimNode
-from fttoolkit.grading import check, feedback, run_exercise, show_run
+from fttoolkit.grading import check, feedback, show_run
 from fttoolkit.grading.chapter2 import (FLOOR, INFINITY, LOG, NO_FALSE_ACK, NORMAL, RELAY, SMALLEST, false_suspicion,
                                         probe_suspicions, reference_timeout, replay_script)
-from fttoolkit.grading.model import exercise
-from fttoolkit.grading.notebooks import EXERCISES, SOLUTIONS, cell_role
 from fttoolkit.scenario import parse
+
+import grading_support as support
 
 NOTEBOOK = "02_failure_detection.ipynb"
 POINTS = {"2.1": 4, "2.2": 4, "2.3": 4}
 NAMES = {"2.1": "phi", "2.2": "choose_timeout", "2.3": "RelayNode"}
 
 
-def namespace(folder):
-    ns = {}
-    for cell in nbformat.read(pathlib.Path(folder) / NOTEBOOK, as_version=4).cells:
-        if cell_role(cell)[0] in ("setup", "exercise"):
-            exec(cell.source, ns)
-    return ns
-
-
-@pytest.fixture(scope="module")
-def solved():
-    return namespace(SOLUTIONS)
-
-
-def graded(ex_id, student, timeout=10):
-    result = run_exercise(exercise(ex_id), {NAMES[ex_id]: student}, timeout)
-    return result, {c.case.title: c for c in result.cases if not c.passed}
+solved = support.solved_fixture(NOTEBOOK)
+graded = support.grader(NAMES)
 
 
 def test_the_solutions_get_full_points(solved, capsys):
-    for ex_id, points in POINTS.items():
-        start = time.perf_counter()
-        result = check(ex_id, solved).result
-        assert result.points == result.out_of == points, feedback(result)
-        assert time.perf_counter() - start < 3, ex_id
-    assert capsys.readouterr().out.count("All tests pass") == 3
+    support.assert_full_points(solved, POINTS, capsys, seconds=3)
 
 
 def test_the_exercise_notebook_is_generated_and_its_stubs_say_not_done_yet():
-    text = (EXERCISES / NOTEBOOK).read_text()
-    assert "BEGIN SOLUTION" not in text
-    ns = namespace(EXERCISES)
-    for ex_id in POINTS:
-        result = run_exercise(exercise(ex_id), ns)
-        assert result.points == 0 and all("not done yet" in c.reason for c in result.cases), feedback(result)
+    support.assert_stubs_say_not_done_yet(NOTEBOOK, POINTS)
 
 
 # ------------------------------------------------------------------------------ 2.1
