@@ -1125,7 +1125,9 @@ class ClusterSpec(Spec):
         >>> from fttoolkit.check.explore import explore
         >>> spec = twopc_spec(bug=("commit-on-timeout",))
         >>> text = spec.scenario_script(explore(spec).violations[0])
-        >>> print("\n".join(line for line in text.splitlines() if line.startswith(("expect", "request", "fire"))))
+        >>> for line in text.splitlines():
+        ...     if line.startswith(("expect", "request", "fire")):
+        ...         print(line)
         expect Commit needs unanimity
         request n1 Begin(txn='T1', writes=(('n2', (('x', 1),)), ('n3', (('x', 1),))))
         fire t1 hold early
