@@ -21,6 +21,7 @@ BENCH = pathlib.Path(__file__).resolve().parent.parent / "bench"
     ("raft_fuzz.py", ["--seeds", "20"]),
     ("lincheck.py", ["--quick"]),
     ("explore_tlc.py", ["--quick"]),
+    ("explore_impl.py", ["--quick"]),
     ("browser_view.py", ["--quick", "--nodes", "5", "--clicks", "2", "--seconds", "1"]),
 ])
 def test_bench_prints_one_json_object_per_line(script, args):

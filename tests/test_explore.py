@@ -350,7 +350,7 @@ def test_cli_prints_each_violation_with_numbered_steps_and_exits_1(capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["explore", "raft-typo"], "unknown system 'raft-typo'; systems: paxos-spec, tcommit, twophase"),
+    (["explore", "raft-typo"], "unknown system 'raft-typo'; systems: 2pc, paxos, paxos-spec, raft, tcommit, twophase"),
     (["explore", "twophase", "--nodes", "3"], "unknown option '--nodes' for twophase; options: --all, --bug, "
                                                "--deadlock, --invariant, --max-depth, --max-states, --rm, --save"),
     (["explore", "twophase", "extra"], "unknown argument 'extra' for twophase"),

@@ -447,7 +447,7 @@ class System:
 
 SYSTEMS = {}
 # Modules that register systems when imported; imported on first use of the registry.
-SYSTEM_MODULES = ["fttoolkit.check.specs"]
+SYSTEM_MODULES = ["fttoolkit.check.specs", "fttoolkit.doors.exploring"]
 
 # Options every system takes: (name, metavar of its value or "" for a flag, help)
 COMMON_OPTIONS = (
@@ -515,7 +515,7 @@ def _option_lines(system):
     lines = []
     for opt in system.options:
         value = "" if opt.type is bool else " NAME" if opt.type is str else " N"
-        default = "" if opt.multiple or opt.type is bool else f" (default {opt.default})"
+        default = "" if opt.multiple or opt.type is bool or opt.default in ("", None) else f" (default {opt.default})"
         lines.append(f"      --{opt.name}{value}  {opt.help}{default}")
     return lines
 
