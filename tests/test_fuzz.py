@@ -98,3 +98,24 @@ def test_cli_bugs_lists_one_per_line(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert [line.split("  ")[0] for line in lines] == sorted(Broadcast.bug_list())
     assert all(len(line.split("  ", 1)[1]) > 10 for line in lines)
+
+
+def test_a_crash_point_in_a_boot_handler_replays_exactly(monkeypatch):
+    # Raft seed 19 crashes n3 and n4 inside their boot handlers at tick 0; the replay without the
+    # injector must arm those crash points before the nodes boot, or the run diverges at once.
+    import importlib
+    fuzz_module = importlib.import_module("fttoolkit.check.fuzz")   # the package exports a function of that name
+    from fttoolkit import Raft
+    made = []
+    original = fuzz_module._make
+
+    def keep(*args, **kwargs):
+        made.append(original(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(fuzz_module, "_make", keep)
+    result = fuzz_module.run_seed(Raft, 19, ticks=3000)
+    boot_points = [a for a in result.schedule.actions if a[0] == 0 and a[1] == "crash" and "after" in a[3]]
+    assert boot_points, "this seed no longer crashes a node during boot: pick another"
+    fuzz_module.execute(result.schedule)
+    assert made[1].trace.transcript() == made[0].trace.transcript()

@@ -171,10 +171,10 @@ def execute(schedule):
     door = _make(schedule.door_class, schedule.nodes, schedule.seed, schedule.bugs, schedule.params,
                  schedule.network)
     sim = door.sim
-    sim.start()
     try:
-        for tick, action, args, kwargs in schedule.actions:
+        for tick, action, args, kwargs in schedule.actions:   # before the boot: tick 0's crash points arm first
             sim.schedule(tick, action, *args, **kwargs)
+        sim.start()
         door.run(until=schedule.until)
     except FtError:
         return None    # e.g. restarting a node whose crash was removed: not a valid candidate

@@ -405,6 +405,13 @@ class Simulation:
         self.trace.header = self.describe()
         self._first_checkers = copy.deepcopy(self.checkers)   # as they were before anything happened
         self._first_snapshot_every = self.snapshot_every
+        # Crash points scheduled for tick 0 are armed before the nodes boot, so that, like a crash
+        # point at any later tick, they count that tick's first batches: here the boot handlers'.
+        heap = self._heap
+        while heap and heap[0][0] == 0 and heap[0][1] == PRIO_ARM:
+            entry = heapq.heappop(heap)[3]
+            if not entry.dead:
+                self._process(entry)
         for node_id in self.ids:
             self._boot(node_id)
         self._snapshot()
