@@ -1,6 +1,6 @@
 """``fttoolkit.ByzantineAgreement``: PBFT's normal case on a simulated cluster (Castro & Liskov, 1999)."""
 
-from ..algorithms.pbft import (BEHAVIOURS, INVARIANTS, PbftNode, Reply, Request, format_byzantine, max_faulty,
+from ..algorithms.pbft import (INVARIANTS, PbftNode, Reply, Request, format_byzantine, max_faulty,
                                parse_byzantine)
 from ..core.errors import BadParameter
 from ..core.ids import sorted_ids

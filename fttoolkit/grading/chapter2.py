@@ -20,7 +20,7 @@
 import math
 
 from ..algorithms.heartbeat import PhiNode, normal_stats, phi_of, suspicion_delay
-from ..algorithms.swim import Ack, Ping, PingReq, SwimNode
+from ..algorithms.swim import Ack, Ping, SwimNode
 from ..check.fuzz import run_seed
 from ..core.errors import FtError, HandlerError
 from ..core.intentions import Send

@@ -25,7 +25,7 @@ Every failure carries the seed and the scenario script of the run, and the run i
 
 import re
 
-from ..algorithms.twopc import (INVARIANTS, LIVENESS, Abort, Commit, DecisionRetry, DecisionTimeout, Prepare,
+from ..algorithms.twopc import (INVARIANTS, LIVENESS, Abort, Commit, DecisionRetry, DecisionTimeout,
                                 TwoPCNode, Vote, VoteTimeout, format_writes)
 from ..core.intentions import Persist, Send, SetTimer
 from ..core.invariants import Invariant, Violation
