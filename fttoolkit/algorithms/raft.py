@@ -457,17 +457,21 @@ class RaftNode(Node):
             self.note("apply", index=self.last_applied, term=entry.term, command=entry.command)
 
     # ------------------------------------------------------------------------- following (§5.3)
+    def follow(self, leader):
+        """Hear from the leader of the current term: be its follower and restart the election timer (§5.2)."""
+        if self.role != "follower":
+            self.become("follower")
+        else:
+            self.reset_election_timer()
+        self.leader = leader
+        self.heard_at = self.now
+
     def on_append_entries(self, msg, sender):
         self.observe_term(msg.term)
         if msg.term < self.current_term:
             self.send(sender, AppendEntriesReply(self.current_term, False, 0, None, 0))
             return
-        if self.role != "follower":
-            self.become("follower")
-        else:
-            self.reset_election_timer()
-        self.leader = sender
-        self.heard_at = self.now
+        self.follow(sender)
         term_there = self.term_at(msg.prev_index)
         if term_there != msg.prev_term:             # the consistency check fails: say where to back up to
             if term_there is None:

@@ -331,12 +331,7 @@ class RaftKVNode(RaftNode):
         """A follower acknowledges a leader of its term (and treats the message as a heartbeat)."""
         self.observe_term(msg.term)
         if msg.term == self.current_term:
-            if self.role != "follower":
-                self.become("follower")
-            else:
-                self.reset_election_timer()
-            self.leader = sender
-            self.heard_at = self.now
+            self.follow(sender)
         self.send(sender, ReadIndexHeartbeatReply(self.current_term, msg.round))
 
     def on_read_index_heartbeat_reply(self, msg, sender):
