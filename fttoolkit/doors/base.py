@@ -15,7 +15,7 @@ front door is built and driven the same way::
 import copy
 
 from ..check.monitor import Monitor, check_liveness
-from ..core.errors import BadParameter
+from ..core.errors import BadParameter, InvalidAction
 from ..sim.network import LinkSettings
 from ..sim.simulation import Simulation
 
@@ -326,6 +326,20 @@ class FrontDoor:
         """
         from ..viz.view import ClusterView
         return ClusterView(self, **options)
+
+    def fire_now(self, node_id, timer_name, missing):
+        """Make ``node_id``'s armed timer of class ``timer_name`` go off now; return its trace events.
+
+        Recorded as firing that timer, so a script of the run replays it exactly.  Raises
+        :class:`fttoolkit.InvalidAction` with ``missing`` when no such timer is armed.
+        """
+        self.sim._ensure_started()
+        self.sim.network.check_node(node_id)
+        self.sim.run(until=self.sim.now)          # carry out what is due now (a boot arms the timers)
+        for item in self.sim.pending():
+            if item.kind == "timer" and item.node == node_id and type(item.timer).__name__ == timer_name:
+                return self.sim.fire(item, early=True)
+        raise InvalidAction(missing)
 
     def spacetime(self, start=None, end=None, **options):
         """A space-time (Lamport) diagram of ticks ``start .. end`` (see :func:`fttoolkit.viz.spacetime`)."""

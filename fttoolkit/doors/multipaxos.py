@@ -1,7 +1,7 @@
 """``fttoolkit.MultiPaxos``: Multi-Paxos, a replicated key-value store agreed on slot by slot."""
 
 from ..algorithms.multipaxos import INVARIANTS, LIVENESS, MultiPaxosNode, Request, check_command
-from ..core.errors import BadParameter, InvalidAction
+from ..core.errors import BadParameter
 from ..core.invariants import Violation
 from .base import FrontDoor, register
 
@@ -208,13 +208,8 @@ class MultiPaxos(FrontDoor):
 
         Recorded as firing that timer, so a script of the run replays it exactly.
         """
-        self.sim._ensure_started()
-        self.sim.network.check_node(node_id)
-        self.sim.run(until=self.sim.now)          # carry out what is due now (a boot arms the timers)
-        for item in self.sim.pending():
-            if item.kind == "timer" and item.node == node_id and type(item.timer).__name__ == "LeaderTimeout":
-                return self.sim.fire(item, early=True)
-        raise InvalidAction(f"{node_id} has no leader timeout armed (is it the leader, or crashed?)")
+        return self.fire_now(node_id, "LeaderTimeout",
+                             f"{node_id} has no leader timeout armed (is it the leader, or crashed?)")
 
     def script_command(self, name, args, line, at=None):
         """``submit NODE COMMAND`` (COMMAND a Python literal such as ``("put", "x", 1)``); ``campaign NODE``."""

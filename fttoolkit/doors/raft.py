@@ -158,14 +158,8 @@ class Raft(FrontDoor):
 
         Recorded as firing that timer, so a script of the run replays it exactly.
         """
-        self.sim._ensure_started()
-        self.sim.network.check_node(node_id)
-        self.sim.run(until=self.sim.now)          # carry out what is due now (a boot arms the timers)
-        for item in self.sim.pending():
-            if item.kind == "timer" and item.node == node_id and type(item.timer).__name__ == "ElectionTimeout":
-                return self.sim.fire(item, early=True)
-        from ..core.errors import InvalidAction
-        raise InvalidAction(f"{node_id} has no election timer armed (is it the leader, or crashed?)")
+        return self.fire_now(node_id, "ElectionTimeout",
+                             f"{node_id} has no election timer armed (is it the leader, or crashed?)")
 
     def script_command(self, name, args, line, at=None):
         """``submit NODE COMMAND`` (COMMAND is a Python literal such as ``("put", "x", 1)``); ``campaign NODE``."""
