@@ -15,17 +15,9 @@ import sys
 import nbformat as nbf
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from chapters import CHAPTERS, ROOT, write  # noqa: E402
+from chapters import ch, write  # noqa: E402
 
 MD, CODE = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
-
-
-def ch(number, anchor=""):
-    """A link to chapter ``number`` if its notebook exists, else its name and file in plain text."""
-    _, stem, title = CHAPTERS[number]
-    if (ROOT / "notebooks" / f"{stem}.ipynb").exists():
-        return f"[Chapter {number} — {title}]({stem}.ipynb{anchor})"
-    return f"Chapter {number} — {title} (`{stem}.ipynb`)"
 
 
 cells = []

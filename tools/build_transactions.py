@@ -7,7 +7,6 @@ without outputs.  tools/chapters.py appends the closing "Where next" cell.
 import pathlib
 import sys
 
-import nbformat
 from nbformat.v4 import new_markdown_cell as md, new_code_cell as code
 
 cells = []

@@ -30,6 +30,14 @@ GLOSSARY_LINK = "[glossary (术语表)](glossary.md)"
 OBJECTIVES = ("You will learn", "In this chapter you will")
 
 
+def ch(number, anchor=""):
+    """A link to chapter ``number`` if its notebook exists, else its name and file in plain text."""
+    _, stem, title = CHAPTERS[number]
+    if (ROOT / "notebooks" / f"{stem}.ipynb").exists():
+        return f"[Chapter {number} — {title}]({stem}.ipynb{anchor})"
+    return f"Chapter {number} — {title} (`{stem}.ipynb`)"
+
+
 def closing(number):
     """The Markdown of the last cell of chapter ``number``."""
     index = [c[0] for c in CHAPTERS].index(number)
