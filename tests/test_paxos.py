@@ -11,12 +11,6 @@ from fttoolkit.algorithms.paxos import Accept, Ballot, Nack, PaxosNode, Prepare,
 from fttoolkit.check.fuzz import fuzz, run_seed
 from fttoolkit.scenario import ScriptError, preset_failures, replay, schedule_to_script
 
-def story_presets(door_class):
-    """The presets that tell a story with no bug switched on (bug-zoo presets name their bug in a header)."""
-    from fttoolkit.scenario import parse
-    return {name for name, text in door_class.presets().items() if not parse(text).header.get("bugs")}
-
-
 
 def assert_safe(cluster):
     assert not cluster.violations, [v.describe() for v in cluster.violations]
@@ -284,7 +278,7 @@ def test_partial_accept_story():
 
 
 def test_presets_are_clean_and_catch_their_bugs():
-    assert story_presets(Paxos) == {"clean_run", "acceptor_crash", "dueling_proposers", "partial_accept"}
+    assert Paxos.story_presets() == {"clean_run", "acceptor_crash", "dueling_proposers", "partial_accept"}
     assert preset_failures(Paxos) == []
     caught = {bug: {name: v["invariant"] for name, _, v in preset_failures(Paxos, [bug])}
               for bug in ("ignore-promises", "accept-below-promise")}

@@ -16,12 +16,6 @@ from fttoolkit.algorithms.primary_backup import (CatchUpRequest, Configuration, 
 from fttoolkit.check.fuzz import fuzz
 from fttoolkit.scenario import ScriptError, preset_failures, replay, with_bugs
 
-def story_presets(door_class):
-    """The presets that tell a story with no bug switched on (bug-zoo presets name their bug in a header)."""
-    from fttoolkit.scenario import parse
-    return {name for name, text in door_class.presets().items() if not parse(text).header.get("bugs")}
-
-
 
 def cluster(**kw):
     kw.setdefault("delay", 10)
@@ -458,7 +452,7 @@ def test_the_correct_protocol_survives_the_fuzzer():
 
 
 def test_presets_are_clean_without_their_bugs():
-    assert story_presets(PrimaryBackup) | {"split_brain", "serve_before_catch_up", "coordinator_forgets_epoch"} == {
+    assert PrimaryBackup.story_presets() | {"split_brain", "serve_before_catch_up", "coordinator_forgets_epoch"} == {
         "primary_crash_failover", "partition_fenced", "split_brain", "old_primary_returns",
         "catch_up_by_snapshot", "async_loses_writes", "stale_read_without_lease", "lease_prevents_stale_read",
         "lease_broken_by_drift", "serve_before_catch_up", "coordinator_forgets_epoch"}

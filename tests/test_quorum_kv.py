@@ -20,12 +20,6 @@ from fttoolkit.core.intentions import Persist, Send, Torn
 from fttoolkit.doors.quorum import availability_experiment, cap_experiment, stale_read_experiment
 from fttoolkit.scenario import ScriptError, preset_failures, replay
 
-def story_presets(door_class):
-    """The presets that tell a story with no bug switched on (bug-zoo presets name their bug in a header)."""
-    from fttoolkit.scenario import parse
-    return {name for name, text in door_class.presets().items() if not parse(text).header.get("bugs")}
-
-
 
 def store(**kw):
     kw.setdefault("delay", 10)
@@ -255,7 +249,7 @@ def test_the_fuzzer_finds_nothing_with_intersecting_quorums_and_stale_reads_with
 
 
 def test_presets_demonstrate_only_what_they_expect():
-    assert story_presets(QuorumStore) == {"stale_read", "quorum_read", "cap_consistency", "cap_availability"}
+    assert QuorumStore.story_presets() == {"stale_read", "quorum_read", "cap_consistency", "cap_availability"}
     assert preset_failures(QuorumStore) == []
     for text in QuorumStore.presets().values():
         assert replay(text).ok

@@ -15,12 +15,6 @@ from fttoolkit.scenario import ScriptError, preset_failures, replay
 
 T1 = {"n2": {"x": 1}, "n3": {"y": 2}, "n4": {"z": 3}}
 
-def story_presets(door_class):
-    """The presets that tell a story with no bug switched on (bug-zoo presets name their bug in a header)."""
-    from fttoolkit.scenario import parse
-    return {name for name, text in door_class.presets().items() if not parse(text).header.get("bugs")}
-
-
 
 def sent(cluster, kind, start=0, end=None):
     """The messages of type ``kind`` sent in ticks [start, end), as (src, dst)."""
@@ -163,7 +157,7 @@ def test_each_bug_is_caught_by_crash_fuzzing(bug, invariant):
 # ------------------------------------------------------------------------ presets
 def test_presets_replay_as_narrated():
     presets = ThreePhaseCommit.presets()
-    assert story_presets(ThreePhaseCommit) == {"clean_commit", "coordinator_crash", "partition"}
+    assert ThreePhaseCommit.story_presets() == {"clean_commit", "coordinator_crash", "partition"}
     for name, text in presets.items():
         assert replay(text).ok, name
     assert preset_failures(ThreePhaseCommit) == []          # the partition preset is an expected violation

@@ -14,12 +14,6 @@ from fttoolkit.scenario import ScriptError, preset_failures, replay
 
 T1 = {"n2": {"x": 1}, "n3": {"y": 2}, "n4": {"z": 3}}
 
-def story_presets(door_class):
-    """The presets that tell a story with no bug switched on (bug-zoo presets name their bug in a header)."""
-    from fttoolkit.scenario import parse
-    return {name for name, text in door_class.presets().items() if not parse(text).header.get("bugs")}
-
-
 
 def cluster(**kw):
     kw.setdefault("delay", 10)
@@ -298,7 +292,7 @@ def test_liveness_after_calm():
 
 # ------------------------------------------------------------------------ presets, scripts, errors
 def test_presets_are_clean():
-    assert story_presets(DistributedTransaction) == {
+    assert DistributedTransaction.story_presets() == {
         "clean_commit", "no_vote_abort", "coordinator_crash_before_decision",
         "coordinator_crash_after_decision", "participant_recovery", "blocking_window"}
     assert preset_failures(DistributedTransaction) == []

@@ -129,6 +129,12 @@ class FrontDoor:
         return {path.stem: path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.txt"))}
 
     @classmethod
+    def story_presets(cls):
+        """The names of the presets that switch on no bug (the bug zoo's presets name theirs in a header)."""
+        from ..scenario import parse
+        return {name for name, text in cls.presets().items() if not parse(text).header.get("bugs")}
+
+    @classmethod
     def bug_list(cls):
         """The named bugs of this algorithm: name -> one-line description."""
         return dict(cls.node_class.bugs)
